@@ -1,0 +1,328 @@
+"""The anywidget model: synced traits, binary slices and export messages.
+
+Data reaches the browser in one of two tiers (DESIGN.md, "Data flow"):
+
+* ``cube``: every layer, head (plus the head mean) and case, encoded once into
+  the binary ``_cube`` trait; sliders then slice it in the browser.
+* ``slices``: above ``byte_budget`` the view sends ``{"type": "slice"}``
+  messages and gets one encoded matrix back per request.
+
+The gamma exponent never crosses the wire: the browser applies it.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from . import wire
+from .data import AttentionData
+
+__all__ = ["AttentionWidget", "DEFAULT_BYTE_BUDGET"]
+
+DEFAULT_BYTE_BUDGET = 64_000_000
+# Slices up to this many values go as exact float32 (4 MB); larger ones as half floats.
+_EXACT_SLICE_VALUES = 1 << 20
+_STATIC = pathlib.Path(__file__).parent / "static"
+_MISSING_BUNDLE = """
+export default { render({ el }) {
+  el.textContent = "attn_widget: the JavaScript bundle is missing. "
+    + "Run `npm install && npm run build` in the source tree, or install a built wheel.";
+} };
+"""
+
+
+def _bundle(name: str, fallback: str) -> pathlib.Path | str:
+    path = _STATIC / name
+    return path if path.exists() else fallback
+
+
+class AttentionWidget(anywidget.AnyWidget):
+    """Linked heatmap and token-line views of attention, with sliders and PDF export.
+
+    ``AttentionWidget(attentions, tokens)`` takes any layout that
+    :class:`~attn_widget.data.AttentionData` takes, or an ``AttentionData``
+    itself. Use :meth:`from_components` for several components (encoder,
+    decoder, cross-attention) in one widget.
+    """
+
+    _esm = _bundle("widget.js", _MISSING_BUNDLE)
+    _css = _bundle("widget.css", "")
+
+    layer = traitlets.Int(0).tag(sync=True)
+    head = traitlets.Int(0).tag(sync=True)
+    head_mean = traitlets.Bool(False).tag(sync=True)
+    case = traitlets.Int(0).tag(sync=True)
+    gamma = traitlets.Float(1.0).tag(sync=True)
+    component = traitlets.Unicode("").tag(sync=True)
+    # The view's locked selection: {"kind": "query"|"key", "index": i} or
+    # {"kind": "cell", "q": i, "k": j}; None when nothing is locked.
+    selection = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    byte_budget = traitlets.Int(DEFAULT_BYTE_BUDGET)
+    export_dir = traitlets.Unicode(None, allow_none=True)
+
+    _meta = traitlets.Dict().tag(sync=True)
+    _cube = traitlets.Bytes(b"").tag(sync=True)
+
+    def __init__(
+        self,
+        attentions: Any = None,
+        tokens: Any = None,
+        *,
+        target_tokens: Any = None,
+        padding_side: str = "right",
+        byte_budget: int = DEFAULT_BYTE_BUDGET,
+        export_dir: str | None = None,
+        **traits: Any,
+    ) -> None:
+        if isinstance(attentions, Mapping):
+            components = dict(attentions)
+        elif isinstance(attentions, AttentionData):
+            components = {"attention": attentions}
+        elif attentions is None:
+            raise ValueError("attentions: expected attention weights or AttentionData; got None")
+        else:
+            data = AttentionData(
+                attentions, tokens, target_tokens=target_tokens, padding_side=padding_side
+            )
+            components = {"attention": data}
+        if not components or not all(isinstance(d, AttentionData) for d in components.values()):
+            raise ValueError(
+                "components: expected a non-empty mapping of name -> AttentionData; got "
+                + repr({k: type(v).__name__ for k, v in components.items()})
+            )
+        self._components: dict[str, AttentionData] = components
+        self._ready = False
+        _check_budget(byte_budget)
+        first = next(iter(components))
+        super().__init__(
+            component=traits.pop("component", first),
+            byte_budget=byte_budget,
+            export_dir=export_dir,
+        )
+        self.on_msg(self._on_message)
+        self._ready = True
+        self._publish()
+        with self.hold_trait_notifications():
+            for name, value in traits.items():
+                if name not in ("layer", "head", "head_mean", "case", "gamma", "selection"):
+                    raise TypeError(f"AttentionWidget got an unexpected keyword argument {name!r}")
+                setattr(self, name, value)
+
+    @classmethod
+    def from_components(
+        cls, components: Mapping[str, AttentionData], **kwargs: Any
+    ) -> AttentionWidget:
+        """One widget over several components, e.g. ``{"encoder": ..., "cross": ...}``."""
+        return cls(dict(components), **kwargs)
+
+    # ----------------------------------------------------------------- access
+    @property
+    def components(self) -> dict[str, AttentionData]:
+        return dict(self._components)
+
+    @property
+    def data(self) -> AttentionData:
+        """The AttentionData of the current component."""
+        return self._components[self.component]
+
+    def current_matrix(self) -> np.ndarray:
+        """The ``(q, k)`` matrix the view shows now."""
+        return self.data.matrix(self.layer, None if self.head_mean else self.head, self.case)
+
+    # ------------------------------------------------------------- validation
+    @traitlets.validate("component")
+    def _valid_component(self, proposal: dict[str, Any]) -> str:
+        name = proposal["value"]
+        if name not in self._components:
+            raise ValueError(f"component: expected one of {list(self._components)}, got {name!r}")
+        return name
+
+    @traitlets.validate("layer", "head", "case")
+    def _valid_index(self, proposal: dict[str, Any]) -> int:
+        name = proposal["trait"].name
+        self.data.check_index(**{name: proposal["value"]})
+        return proposal["value"]
+
+    @traitlets.validate("gamma")
+    def _valid_gamma(self, proposal: dict[str, Any]) -> float:
+        value = proposal["value"]
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"gamma: expected a finite number > 0, got {value}")
+        return value
+
+    @traitlets.validate("byte_budget")
+    def _valid_budget(self, proposal: dict[str, Any]) -> int:
+        _check_budget(proposal["value"])
+        return proposal["value"]
+
+    @traitlets.validate("selection")
+    def _valid_selection(self, proposal: dict[str, Any]) -> dict[str, Any] | None:
+        selection = proposal["value"]
+        if not selection:
+            return None
+        q, k = self.data.shape(self.case)
+        kind = selection.get("kind")
+        ok = (
+            (kind == "query" and 0 <= selection.get("index", -1) < q)
+            or (kind == "key" and 0 <= selection.get("index", -1) < k)
+            or (kind == "cell" and 0 <= selection.get("q", -1) < q and 0 <= selection.get("k", -1) < k)
+        )
+        if not ok:
+            raise ValueError(
+                "selection: expected None, {'kind': 'query'|'key', 'index': i} or "
+                f"{{'kind': 'cell', 'q': i, 'k': j}} inside the {q} x {k} matrix; got {selection!r}"
+            )
+        return dict(selection)
+
+    @traitlets.observe("component", "byte_budget")
+    def _republish(self, change: dict[str, Any]) -> None:
+        if not self._ready:
+            return
+        if change["name"] == "component":
+            # A new component may have fewer layers, heads or cases: keep the
+            # indices that still exist, fall back to 0 for those that do not.
+            data = self.data
+            with self.hold_trait_notifications():
+                self.selection = None
+                for name, count in (
+                    ("layer", data.n_layers),
+                    ("head", data.n_heads),
+                    ("case", data.n_cases),
+                ):
+                    if getattr(self, name) >= count:
+                        setattr(self, name, 0)
+        self._publish()
+
+    @traitlets.observe("case")
+    def _drop_selection(self, change: dict[str, Any]) -> None:
+        self.selection = None
+
+    # ------------------------------------------------------------- publishing
+    def _publish(self) -> None:
+        """Send the metadata and, under the byte budget, the whole cube."""
+        data = self.data
+        cases = []
+        offset = 0
+        for c in range(data.n_cases):
+            q, k = data.shape(c)
+            cases.append({"q": q, "k": k, "offset": offset})
+            offset += data.n_layers * (data.n_heads + 1) * q * k
+        cube = b""
+        encoding: dict[str, Any] = {}
+        # Exact float32 when it fits; half floats (2 bytes a value) when only
+        # they fit; otherwise the view asks for slices.
+        if offset * 2 <= self.byte_budget:
+            values = _cube_with_means(data)
+            encoded = wire.encode(values, allow_half=offset * 4 > self.byte_budget)
+            if len(encoded.data) <= self.byte_budget:
+                cube, encoding = encoded.data, encoded.header
+        self._meta = {
+            "components": list(self._components),
+            "component": self.component,
+            "n_layers": data.n_layers,
+            "n_heads": data.n_heads,
+            "n_cases": data.n_cases,
+            "cases": cases,
+            "tokens": data.tokens,
+            "query_tokens": data.query_tokens,
+            "is_cross": data.is_cross,
+            "tier": "cube" if cube else "slices",
+            "encoding": encoding,
+            "kernel": True,
+        }
+        self._cube = cube
+
+    # --------------------------------------------------------------- messages
+    def _on_message(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "slice":
+            self._answer_slice(content)
+        elif kind == "export":
+            self._answer_export(content)
+
+    def _answer_slice(self, request: dict[str, Any]) -> None:
+        layer, head, case = request.get("layer"), request.get("head"), request.get("case")
+        reply: dict[str, Any] = {"type": "slice", "id": request.get("id")}
+        try:
+            matrix = self.data.matrix(layer, None if head == -1 else head, case)
+        except (ValueError, TypeError) as error:
+            self.send({**reply, "error": str(error)})
+            return
+        encoded = wire.encode(matrix, allow_half=matrix.size > _EXACT_SLICE_VALUES)
+        q, k = matrix.shape
+        key = {"layer": layer, "head": head, "case": case, "component": self.component}
+        self.send({**reply, **key, "q": q, "k": k, **encoded.header}, [encoded.data])
+
+    def _answer_export(self, request: dict[str, Any]) -> None:
+        from .export import default_filename
+
+        kind = request.get("kind", "heatmap")
+        reply: dict[str, Any] = {"type": "export", "id": request.get("id"), "kind": kind}
+        try:
+            pdf = self._render(kind)
+            head = None if self.head_mean else self.head
+            filename = default_filename(kind, self.layer, head, self.case)
+            saved = self._save_copy(filename, pdf) if self.export_dir else None
+        except Exception as error:  # noqa: BLE001 - any failure must reach the user's screen
+            self.send({**reply, "ok": False, "error": f"{type(error).__name__}: {error}"})
+            return
+        self.send({**reply, "ok": True, "filename": filename, "saved": saved}, [pdf])
+
+    # ----------------------------------------------------------------- export
+    def _render(self, kind: str, **options: Any) -> bytes:
+        from .export import render_pdf
+
+        return render_pdf(
+            self.data,
+            kind,
+            layer=self.layer,
+            head=None if self.head_mean else self.head,
+            case=self.case,
+            gamma=self.gamma,
+            selection=self.selection,
+            **options,
+        )
+
+    def export_pdf(self, path: str | pathlib.Path, kind: str = "heatmap", **options: Any):
+        """Write the figure the view shows now (``kind``: heatmap, lines, grid) to ``path``.
+
+        The write is atomic and replaces an existing file at ``path``, since
+        the caller named it. Returns the written path.
+        """
+        from .export import write_atomic
+
+        return write_atomic(path, self._render(kind, **options))
+
+    def _save_copy(self, filename: str, pdf: bytes) -> str:
+        """Save a button export into ``export_dir`` without replacing an earlier file."""
+        from .export import write_atomic
+
+        folder = pathlib.Path(self.export_dir).expanduser()
+        target = folder / filename
+        stem, suffix = target.stem, target.suffix
+        n = 1
+        while target.exists():
+            target = folder / f"{stem}-{n}{suffix}"
+            n += 1
+        return str(write_atomic(target, pdf))
+
+
+def _check_budget(budget: int) -> None:
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        raise ValueError(f"byte_budget: expected a positive number of bytes, got {budget!r}")
+
+
+def _cube_with_means(data: AttentionData) -> np.ndarray:
+    """All cases' ``(layers, heads + 1, q, k)`` blocks, flattened; head ``heads`` is the mean."""
+    blocks = []
+    for values in data.values:
+        mean = values.mean(axis=1, keepdims=True, dtype=np.float32)
+        blocks.append(np.concatenate([values.astype(np.float32), mean], axis=1).ravel())
+    return np.concatenate(blocks)
