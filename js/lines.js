@@ -56,9 +56,25 @@ export function selectLines(values, nq, nk, max, gamma, opts = {}) {
  * @param {number} k
  */
 export function topIndices(values, start, n, k) {
-  const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => values[start + b] - values[start + a] || a - b);
-  return idx.slice(0, Math.max(0, k));
+  const size = Math.max(0, Math.min(k, n));
+  if (size === n) {
+    const all = Array.from({ length: n }, (_, i) => i);
+    return all.sort((a, b) => values[start + b] - values[start + a] || a - b);
+  }
+  // Bounded insertion: O(n·k), much cheaper than sorting the row when k is small.
+  /** @type {number[]} */
+  const best = [];
+  for (let i = 0; i < n; i++) {
+    const v = values[start + i];
+    if (best.length === size && v <= values[start + best[size - 1]]) continue;
+    let j = best.length === size ? size - 1 : best.length;
+    while (j > 0 && values[start + best[j - 1]] < v) {
+      best[j] = best[j - 1];
+      j--;
+    }
+    best[j] = i;
+  }
+  return best;
 }
 
 /** Line width for an opacity level: strong links are also thicker. */

@@ -57,3 +57,15 @@ test("strong lines are thicker; big inputs get a per-token budget", () => {
   assert.equal(defaultTopK(10, 10), Infinity);
   assert.equal(defaultTopK(512, 512), 8);
 });
+
+test("bounded top-k agrees with a full sort on random rows", () => {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  for (let trial = 0; trial < 50; trial++) {
+    const n = 1 + Math.floor(rand() * 40);
+    const row = new Float32Array(n).map(() => Math.round(rand() * 8) / 8);
+    const k = 1 + Math.floor(rand() * n);
+    const full = Array.from({ length: n }, (_, i) => i).sort((a, b) => row[b] - row[a] || a - b);
+    assert.deepEqual(topIndices(row, 0, n, k), full.slice(0, k));
+  }
+});
