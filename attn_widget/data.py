@@ -311,6 +311,21 @@ class AttentionData:
         self.check_index(head=head)
         return block[head].astype(np.float32, copy=False)
 
+    def rows(
+        self, layer: int, head: int | None, case: int, start: int, stop: int
+    ) -> np.ndarray:
+        """Rows ``start:stop`` of one matrix as float32 (``head=None``: head mean).
+
+        Tiles, pooled overviews and top links are computed from row blocks, so
+        a source that computes attention on demand only implements this.
+        """
+        self.check_index(layer=layer, case=case)
+        block = self.values[case][layer]
+        if head is None:
+            return block[:, start:stop].mean(axis=0, dtype=np.float32)
+        self.check_index(head=head)
+        return block[head, start:stop].astype(np.float32, copy=False)
+
     def is_causal(self, case: int = 0) -> bool:
         """True when every layer and head of the case has nothing above the diagonal."""
         q, k = self.shape(case)

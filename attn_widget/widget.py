@@ -4,8 +4,11 @@ Data reaches the browser in one of two tiers (DESIGN.md, "Data flow"):
 
 * ``cube``: every layer, head (plus the head mean) and case, encoded once into
   the binary ``_cube`` trait; sliders then slice it in the browser.
-* ``slices``: above ``byte_budget`` the view sends ``{"type": "slice"}``
-  messages and gets one encoded matrix back per request.
+* ``slices``: above ``byte_budget`` the view asks the kernel for what it
+  draws: ``tile`` (a window of one matrix, max-pooled to screen size),
+  ``links`` (each visible query's strongest keys), ``token`` (every weight of
+  one token) and ``thumbs`` (a layer's heads at thumbnail size). Replies carry
+  the request's id and binary buffers (see :mod:`attn_widget.wire`).
 
 The gamma exponent never crosses the wire: the browser applies it.
 """
@@ -21,7 +24,7 @@ import anywidget
 import numpy as np
 import traitlets
 
-from . import wire
+from . import tiles, wire
 from .data import AttentionData
 
 __all__ = ["AttentionWidget", "DEFAULT_BYTE_BUDGET"]
@@ -61,6 +64,8 @@ class AttentionWidget(anywidget.AnyWidget):
     case = traitlets.Int(0).tag(sync=True)
     gamma = traitlets.Float(1.0).tag(sync=True)
     component = traitlets.Unicode("").tag(sync=True)
+    # Projector mode: large type, thick lines, high-contrast colours.
+    large = traitlets.Bool(False).tag(sync=True)
     # The view's locked selection: {"kind": "query"|"key", "index": i} or
     # {"kind": "cell", "q": i, "k": j}; None when nothing is locked.
     selection = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
@@ -111,7 +116,7 @@ class AttentionWidget(anywidget.AnyWidget):
         self._publish()
         with self.hold_trait_notifications():
             for name, value in traits.items():
-                if name not in ("layer", "head", "head_mean", "case", "gamma", "selection"):
+                if name not in ("layer", "head", "head_mean", "case", "gamma", "selection", "large"):
                     raise TypeError(f"AttentionWidget got an unexpected keyword argument {name!r}")
                 setattr(self, name, value)
 
@@ -242,23 +247,30 @@ class AttentionWidget(anywidget.AnyWidget):
     # --------------------------------------------------------------- messages
     def _on_message(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
-        if kind == "slice":
-            self._answer_slice(content)
-        elif kind == "export":
+        if kind == "export":
             self._answer_export(content)
+        elif kind in _DATA_REQUESTS:
+            self._answer_data(kind, content)
 
-    def _answer_slice(self, request: dict[str, Any]) -> None:
-        layer, head, case = request.get("layer"), request.get("head"), request.get("case")
-        reply: dict[str, Any] = {"type": "slice", "id": request.get("id")}
+    def _answer_data(self, kind: str, request: dict[str, Any]) -> None:
+        """Answer a tile, links, token or thumbs request with binary buffers."""
+        head = request.get("head")
+        echo = {
+            "type": kind,
+            "id": request.get("id"),
+            "component": self.component,
+            "layer": request.get("layer"),
+            "head": head,
+            "case": request.get("case"),
+        }
         try:
-            matrix = self.data.matrix(layer, None if head == -1 else head, case)
-        except (ValueError, TypeError) as error:
-            self.send({**reply, "error": str(error)})
+            content, buffers = _DATA_REQUESTS[kind](
+                self.data, request, None if head == -1 else head
+            )
+        except (ValueError, TypeError, KeyError) as error:
+            self.send({**echo, "error": str(error)})
             return
-        encoded = wire.encode(matrix, allow_half=matrix.size > _EXACT_SLICE_VALUES)
-        q, k = matrix.shape
-        key = {"layer": layer, "head": head, "case": case, "component": self.component}
-        self.send({**reply, **key, "q": q, "k": k, **encoded.header}, [encoded.data])
+        self.send({**echo, **content}, buffers)
 
     def _answer_export(self, request: dict[str, Any]) -> None:
         from .export import default_filename
@@ -312,6 +324,48 @@ class AttentionWidget(anywidget.AnyWidget):
             target = folder / f"{stem}-{n}{suffix}"
             n += 1
         return str(write_atomic(target, pdf))
+
+
+def _encode(values: np.ndarray) -> tuple[dict[str, Any], bytes]:
+    encoded = wire.encode(values, allow_half=values.size > _EXACT_SLICE_VALUES)
+    return encoded.header, encoded.data
+
+
+def _tile_reply(data: AttentionData, r: dict[str, Any], head: int | None):
+    q, k = data.shape(r["case"])
+    window = (r.get("q0", 0), r.get("q1", q), r.get("k0", 0), r.get("k1", k))
+    t = tiles.tile(data, r["layer"], head, r["case"], window, r.get("rows"), r.get("cols"))
+    header, payload = _encode(t.values)
+    shape = {"rows": t.values.shape[0], "cols": t.values.shape[1], "fq": t.fq, "fk": t.fk}
+    return {**header, **shape, "q0": t.q0, "q1": t.q1, "k0": t.k0, "k1": t.k1}, [payload]
+
+
+def _links_reply(data: AttentionData, r: dict[str, Any], head: int | None):
+    order, weights = tiles.top_links(data, r["layer"], head, r["case"], r["q0"], r["q1"], r["top"])
+    header, payload = _encode(weights)
+    content = {**header, "q0": r["q0"], "q1": r["q1"], "top": r["top"], "width": order.shape[1]}
+    return content, [order.astype("<i4").tobytes(), payload]
+
+
+def _token_reply(data: AttentionData, r: dict[str, Any], head: int | None):
+    weights = tiles.token_links(data, r["layer"], head, r["case"], r["kind"], r["index"])
+    header, payload = _encode(weights)
+    return {**header, "kind": r["kind"], "index": r["index"], "count": weights.size}, [payload]
+
+
+def _thumbs_reply(data: AttentionData, r: dict[str, Any], head: int | None):
+    thumbs = tiles.thumbnails(data, r["layer"], r["case"], r["size"])
+    header, payload = _encode(thumbs)
+    _, rows, cols = thumbs.shape
+    return {**header, "size": r["size"], "rows": rows, "cols": cols}, [payload]
+
+
+_DATA_REQUESTS = {
+    "tile": _tile_reply,
+    "links": _links_reply,
+    "token": _token_reply,
+    "thumbs": _thumbs_reply,
+}
 
 
 def _check_budget(budget: int) -> None:

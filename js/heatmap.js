@@ -1,48 +1,58 @@
 // The heatmap picture: rows are attending (query) tokens, columns attended
 // (key) tokens, labels on both axes, a colour bar, and the linked highlight.
+// It shows a window of the matrix (the whole of it until the user zooms),
+// drawn from a tile that may be max-pooled to screen resolution.
 
 import { paintPixels, contrast, lutColor, formatValue } from "./colormap.js";
 import { heatmapLayout } from "./geometry.js";
-import { prepareCanvas, widestLabel, fontOf } from "./draw.js";
+import { prepareCanvas, fontOf } from "./draw.js";
 
 /**
- * @typedef {import("./slices.js").Slice} Slice
+ * @typedef {import("./source.js").Tile} Tile
  * @typedef {import("./theme.js").Theme} Theme
  * @typedef {import("./lines.js").Focus} Focus
+ * @typedef {{q0: number, q1: number, k0: number, k1: number}} Window
  */
 
 export class HeatmapPicture {
   /** @param {HTMLCanvasElement} canvas */
   constructor(canvas) {
     this.canvas = canvas;
-    /** Off-screen image of the matrix, one pixel a cell; rebuilt only when slice or gamma change. */
+    /** Off-screen image of the tile, one pixel a value; rebuilt only when tile or contrast change. */
     this.image = document.createElement("canvas");
+    /** @type {Tile | null} */
+    this.imageTile = null;
     this.imageKey = "";
     this.layout = null;
+    /** @type {Tile | null} the tile on screen, for tooltips */
+    this.tile = null;
   }
 
   /**
-   * @param {{slice: Slice, sliceKey: string, gamma: number, lut: Uint8ClampedArray,
-   *   queryLabels: string[], keyLabels: string[], focus: Focus, theme: Theme,
-   *   fontSize: number, maxSize: number}} s
+   * @param {{tile: Tile, window: Window, max: number, gamma: number, lut: Uint8ClampedArray,
+   *   lutName: string, queryLabels: string[], keyLabels: string[], labelWidth: {query: number, key: number},
+   *   focus: Focus, box: Window | null, theme: Theme, fontSize: number, maxSize: number}} s
    */
   draw(s) {
-    const { slice, theme, fontSize } = s;
+    const { window: w, theme, fontSize } = s;
     const font = fontOf(fontSize, theme.font);
-    const ctx0 = /** @type {CanvasRenderingContext2D} */ (this.canvas.getContext("2d"));
     const layout = heatmapLayout({
-      nq: slice.q,
-      nk: slice.k,
-      queryLabelWidth: widestLabel(ctx0, s.queryLabels, font),
-      keyLabelHeight: widestLabel(ctx0, s.keyLabels, font),
+      nq: w.q1 - w.q0,
+      nk: w.k1 - w.k0,
+      q0: w.q0,
+      k0: w.k0,
+      queryLabelWidth: s.labelWidth.query,
+      keyLabelHeight: s.labelWidth.key,
       maxMatrixSize: s.maxSize,
       maxCell: Math.max(28, fontSize * 2.2),
       labelPitch: fontSize + 1,
     });
     this.layout = layout;
+    this.tile = s.tile;
     this.canvas.dataset.layout = JSON.stringify({
       x0: layout.x0, y0: layout.y0, cell: layout.cell, nq: layout.nq, nk: layout.nk,
-      barX: layout.barX, width: layout.width, height: layout.height,
+      q0: layout.q0, k0: layout.k0, barX: layout.barX, width: layout.width, height: layout.height,
+      fq: s.tile.fq, fk: s.tile.fk,
     });
     const ctx = prepareCanvas(this.canvas, layout.width, layout.height);
     ctx.fillStyle = theme.background;
@@ -50,48 +60,65 @@ export class HeatmapPicture {
     this.drawMatrix(ctx, s, layout);
     this.drawLabels(ctx, s, layout, font);
     this.drawFocus(ctx, s, layout);
+    if (s.box) this.drawBox(ctx, s.box, layout, theme);
     this.drawColorBar(ctx, s, layout, fontOf(Math.max(10, fontSize - 1), theme.font));
   }
 
   drawMatrix(ctx, s, layout) {
-    const { slice } = s;
-    const key = `${s.sliceKey}|${s.gamma}|${s.lutName}`;
-    if (key !== this.imageKey) {
-      this.image.width = slice.k;
-      this.image.height = slice.q;
+    const { tile } = s;
+    const key = `${s.gamma}|${s.max}|${s.lutName}`;
+    if (tile !== this.imageTile || key !== this.imageKey) {
+      this.image.width = tile.cols;
+      this.image.height = tile.rows;
       const ictx = /** @type {CanvasRenderingContext2D} */ (this.image.getContext("2d"));
-      const pixels = ictx.createImageData(slice.k, slice.q);
-      paintPixels(slice.values, slice.max, s.gamma, s.lut, pixels.data);
+      const pixels = ictx.createImageData(tile.cols, tile.rows);
+      paintPixels(tile.values, s.max, s.gamma, s.lut, pixels.data);
       ictx.putImageData(pixels, 0, 0);
+      this.imageTile = tile;
       this.imageKey = key;
     }
-    // Nearest-neighbour scaling: each cell a crisp square.
+    const { x0, y0, cell, q0, k0 } = layout;
+    // The tile may cover more than the window (a placeholder while the zoomed
+    // tile loads): place it by matrix coordinates and clip to the matrix area.
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(x0, y0, layout.matrixWidth, layout.matrixHeight);
+    ctx.clip();
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this.image, layout.x0, layout.y0, layout.matrixWidth, layout.matrixHeight);
+    ctx.drawImage(
+      this.image,
+      x0 + (tile.k0 - k0) * cell,
+      y0 + (tile.q0 - q0) * cell,
+      tile.cols * tile.fk * cell,
+      tile.rows * tile.fq * cell,
+    );
+    ctx.restore();
   }
 
   drawLabels(ctx, s, layout, font) {
     const { theme, focus } = s;
-    const { x0, y0, cell } = layout;
+    const { x0, y0, cell, q0, k0 } = layout;
     const focusQ = focus && (focus.kind === "query" ? focus.index : focus.kind === "cell" ? focus.q : -1);
     const focusK = focus && (focus.kind === "key" ? focus.index : focus.kind === "cell" ? focus.k : -1);
     ctx.textBaseline = "middle";
     ctx.textAlign = "right";
-    for (let q = 0; q < layout.nq; q++) {
+    for (let i = 0; i < layout.nq; i++) {
+      const q = q0 + i;
       const isFocus = q === focusQ;
       if (!isFocus && q % layout.labelStepQ !== 0) continue;
       ctx.font = isFocus ? `bold ${font}` : font;
       ctx.fillStyle = isFocus ? theme.highlight : theme.text;
-      ctx.fillText(s.queryLabels[q], x0 - 5, y0 + (q + 0.5) * cell);
+      ctx.fillText(s.queryLabels[q], x0 - 5, y0 + (i + 0.5) * cell);
     }
     ctx.textAlign = "left";
-    for (let k = 0; k < layout.nk; k++) {
+    for (let j = 0; j < layout.nk; j++) {
+      const k = k0 + j;
       const isFocus = k === focusK;
       if (!isFocus && k % layout.labelStepK !== 0) continue;
       ctx.font = isFocus ? `bold ${font}` : font;
       ctx.fillStyle = isFocus ? theme.highlight : theme.text;
       ctx.save();
-      ctx.translate(x0 + (k + 0.5) * cell, y0 - 5);
+      ctx.translate(x0 + (j + 0.5) * cell, y0 - 5);
       ctx.rotate(-Math.PI / 2);
       ctx.fillText(s.keyLabels[k], 0, 0);
       ctx.restore();
@@ -101,31 +128,54 @@ export class HeatmapPicture {
   drawFocus(ctx, s, layout) {
     const { focus, theme } = s;
     if (!focus) return;
-    const { x0, y0, cell, nq, nk } = layout;
+    const { x0, y0, cell, nq, nk, q0, k0 } = layout;
+    const rowY = (q) => y0 + (q - q0) * cell;
+    const colX = (k) => x0 + (k - k0) * cell;
+    const visibleQ = (q) => q >= q0 && q < q0 + nq;
+    const visibleK = (k) => k >= k0 && k < k0 + nk;
+    const w = Math.max(cell, 2);
     ctx.strokeStyle = theme.highlight;
     ctx.lineWidth = 2;
-    if (focus.kind === "query") ctx.strokeRect(x0 - 1, y0 + focus.index * cell - 1, nk * cell + 2, cell + 2);
-    else if (focus.kind === "key") ctx.strokeRect(x0 + focus.index * cell - 1, y0 - 1, cell + 2, nq * cell + 2);
-    else {
+    if (focus.kind === "query" && visibleQ(focus.index)) {
+      ctx.strokeRect(x0 - 1, rowY(focus.index) - 1, nk * cell + 2, w + 2);
+    } else if (focus.kind === "key" && visibleK(focus.index)) {
+      ctx.strokeRect(colX(focus.index) - 1, y0 - 1, w + 2, nq * cell + 2);
+    } else if (focus.kind === "cell" && visibleQ(focus.q) && visibleK(focus.k)) {
       ctx.globalAlpha = 0.55;
       ctx.lineWidth = 1;
-      ctx.strokeRect(x0, y0 + focus.q * cell, nk * cell, cell);
-      ctx.strokeRect(x0 + focus.k * cell, y0, cell, nq * cell);
+      ctx.strokeRect(x0, rowY(focus.q), nk * cell, w);
+      ctx.strokeRect(colX(focus.k), y0, w, nq * cell);
       ctx.globalAlpha = 1;
       ctx.lineWidth = 2;
-      ctx.strokeRect(x0 + focus.k * cell - 1, y0 + focus.q * cell - 1, cell + 2, cell + 2);
+      ctx.strokeRect(colX(focus.k) - 1, rowY(focus.q) - 1, w + 2, w + 2);
     }
   }
 
+  drawBox(ctx, box, layout, theme) {
+    const { x0, y0, cell, q0, k0 } = layout;
+    ctx.save();
+    ctx.setLineDash([4, 3]);
+    ctx.strokeStyle = theme.highlight;
+    ctx.lineWidth = 1.5;
+    ctx.fillStyle = "rgba(255, 255, 255, 0.12)";
+    const x = x0 + (box.k0 - k0) * cell;
+    const y = y0 + (box.q0 - q0) * cell;
+    const wpx = (box.k1 - box.k0) * cell;
+    const hpx = (box.q1 - box.q0) * cell;
+    ctx.fillRect(x, y, wpx, hpx);
+    ctx.strokeRect(x, y, wpx, hpx);
+    ctx.restore();
+  }
+
   drawColorBar(ctx, s, layout, font) {
-    const { slice, gamma, lut, theme } = s;
+    const { max, gamma, lut, theme } = s;
     const top = layout.y0;
     const height = Math.max(layout.matrixHeight, 120);
     const x = layout.barX;
     // Value runs linearly up the bar; its colour follows the same contrast rule as the cells.
     for (let y = 0; y < height; y++) {
-      const value = (1 - y / (height - 1)) * slice.max;
-      ctx.fillStyle = lutColor(lut, contrast(value, slice.max, gamma));
+      const value = (1 - y / (height - 1)) * max;
+      ctx.fillStyle = lutColor(lut, contrast(value, max, gamma));
       ctx.fillRect(x, top + y, 14, 1.5);
     }
     ctx.strokeStyle = theme.border;
@@ -138,7 +188,25 @@ export class HeatmapPicture {
     for (const f of [0, 0.5, 1]) {
       const y = top + (1 - f) * (height - 1);
       ctx.fillRect(x + 14, y, 3, 1);
-      ctx.fillText(formatValue(f * slice.max, 3), x + 19, y);
+      ctx.fillText(formatValue(f * max, 3), x + 19, y);
     }
+  }
+
+  /**
+   * The value shown at a matrix cell, and the block it stands for when pooled.
+   * @returns {{value: number, pooled: boolean, q0: number, q1: number, k0: number, k1: number} | null}
+   */
+  valueAt(q, k) {
+    const t = this.tile;
+    if (!t || q < t.q0 || q >= t.q1 || k < t.k0 || k >= t.k1) return null;
+    const r = Math.floor((q - t.q0) / t.fq);
+    const c = Math.floor((k - t.k0) / t.fk);
+    const bq0 = t.q0 + r * t.fq;
+    const bk0 = t.k0 + c * t.fk;
+    return {
+      value: t.values[r * t.cols + c],
+      pooled: t.fq > 1 || t.fk > 1,
+      q0: bq0, q1: Math.min(t.q1, bq0 + t.fq), k0: bk0, k1: Math.min(t.k1, bk0 + t.fk),
+    };
   }
 }

@@ -10,50 +10,73 @@ export const LEVELS = 32;
 
 /**
  * @typedef {{kind: "query" | "key", index: number} | {kind: "cell", q: number, k: number} | null} Focus
+ * @typedef {{level: number, alpha: number, pairs: number[]}} LineGroup  pairs: flat [q, k, q, k, ...]
  */
 
+/** Collects lines into opacity levels. */
+class Levels {
+  constructor(max, gamma, minRatio) {
+    this.max = max;
+    this.gamma = gamma;
+    this.minRatio = minRatio;
+    /** @type {number[][]} */
+    this.byLevel = Array.from({ length: LEVELS }, () => []);
+  }
+
+  add(q, k, weight) {
+    if (this.max > 0 && weight / this.max < this.minRatio) return;
+    const alpha = contrast(weight, this.max, this.gamma);
+    if (alpha < MIN_ALPHA) return;
+    this.byLevel[Math.min(LEVELS - 1, Math.floor(alpha * LEVELS))].push(q, k);
+  }
+
+  /** @returns {LineGroup[]} weakest level first, so strong lines are drawn on top */
+  groups() {
+    const out = [];
+    for (let level = 0; level < LEVELS; level++) {
+      const pairs = this.byLevel[level];
+      if (pairs.length) out.push({ level, alpha: (level + 0.5) / LEVELS, pairs });
+    }
+    return out;
+  }
+}
+
 /**
- * Group the visible lines into opacity levels, weakest level first.
- * @param {Float32Array} values row-major nq × nk
- * @param {number} nq
- * @param {number} nk
+ * Lines of query rows from their strongest links (see pool.js rowTopLinks).
+ * @param {{order: Int32Array, weights: Float32Array, width: number, q0: number, q1: number}} links
  * @param {number} max slice maximum
  * @param {number} gamma
- * @param {{focus?: Focus, topK?: number}} [opts] `focus` keeps only one token's
- *   lines (all of them); `topK` keeps each query's strongest k lines otherwise.
- * @returns {{level: number, alpha: number, pairs: number[]}[]} pairs: flat [q, k, q, k, ...]
+ * @param {number} [minRatio] hide links weaker than this fraction of the maximum
+ * @returns {LineGroup[]}
  */
-export function selectLines(values, nq, nk, max, gamma, opts = {}) {
-  const { focus = null, topK = Infinity } = opts;
-  /** @type {number[][]} */
-  const byLevel = Array.from({ length: LEVELS }, () => []);
-  const add = (q, k) => {
-    const alpha = contrast(values[q * nk + k], max, gamma);
-    if (alpha < MIN_ALPHA) return;
-    byLevel[Math.min(LEVELS - 1, Math.floor(alpha * LEVELS))].push(q, k);
-  };
-  if (focus && focus.kind === "query") {
-    for (let k = 0; k < nk; k++) add(focus.index, k);
-  } else if (focus && focus.kind === "key") {
-    for (let q = 0; q < nq; q++) add(q, focus.index);
-  } else if (topK >= nk) {
-    for (let q = 0; q < nq; q++) for (let k = 0; k < nk; k++) add(q, k);
-  } else {
-    for (let q = 0; q < nq; q++) for (const k of topIndices(values, q * nk, nk, topK)) add(q, k);
+export function linesFromLinks(links, max, gamma, minRatio = 0) {
+  const levels = new Levels(max, gamma, minRatio);
+  const { order, weights, width, q0, q1 } = links;
+  for (let q = q0; q < q1; q++) {
+    for (let j = 0; j < width; j++) levels.add(q, order[(q - q0) * width + j], weights[(q - q0) * width + j]);
   }
-  const out = [];
-  for (let level = 0; level < LEVELS; level++) {
-    if (byLevel[level].length) out.push({ level, alpha: (level + 0.5) / LEVELS, pairs: byLevel[level] });
+  return levels.groups();
+}
+
+/**
+ * Every line of one token: a query's row or a key's column of weights.
+ * @param {Float32Array} weights
+ * @param {"query" | "key"} kind
+ * @param {number} index
+ * @returns {LineGroup[]}
+ */
+export function linesFromToken(weights, kind, index, max, gamma) {
+  const levels = new Levels(max, gamma, 0);
+  for (let i = 0; i < weights.length; i++) {
+    if (kind === "query") levels.add(index, i, weights[i]);
+    else levels.add(i, index, weights[i]);
   }
-  return out;
+  return levels.groups();
 }
 
 /**
  * Indices of the `k` largest values of row `values[start .. start + n)`, ties to the lower index.
  * @param {Float32Array} values
- * @param {number} start
- * @param {number} n
- * @param {number} k
  */
 export function topIndices(values, start, n, k) {
   const size = Math.max(0, Math.min(k, n));
@@ -82,7 +105,7 @@ export function lineWidth(alpha, scale = 1) {
   return (0.6 + 2.4 * alpha) * scale;
 }
 
-/** Default per-token line budget: every line for small inputs, the strongest few beyond. */
+/** Default links per token: every line for small inputs, the strongest few beyond. */
 export function defaultTopK(nq, nk) {
-  return nq * nk <= 128 * 128 ? Infinity : 8;
+  return nq * nk <= 128 * 128 ? nk : 8;
 }

@@ -1,66 +1,77 @@
 // The token-line picture: query tokens on the left, key tokens on the right,
-// one line per visible pair, opacity and width from (w / max) ** gamma.
+// one line per drawn link, opacity and width from (w / max) ** gamma.
+// Long inputs scroll: rows keep a readable height, only visible rows are drawn,
+// and lines to tokens out of view run off the edge towards them.
 
-import { linesLayout, rowY } from "./geometry.js";
-import { selectLines, lineWidth, defaultTopK } from "./lines.js";
-import { prepareCanvas, widestLabel, fontOf } from "./draw.js";
+import { linesLayout, rowY, visibleRows } from "./geometry.js";
+import { lineWidth } from "./lines.js";
+import { prepareCanvas, fontOf } from "./draw.js";
+import { element } from "./controls.js";
 
 export class LinesPicture {
-  /** @param {HTMLCanvasElement} canvas */
-  constructor(canvas) {
-    this.canvas = canvas;
+  constructor() {
+    this.scroller = element("div", { class: "aw-lines-scroll" });
+    this.canvas = /** @type {HTMLCanvasElement} */ (
+      element("canvas", { class: "aw-lines", tabindex: "0", role: "img", "aria-label": "attention token lines" })
+    );
+    this.spacer = element("div", { class: "aw-lines-spacer" });
+    this.scroller.append(this.canvas, this.spacer);
+    /** @type {import("./geometry.js").LinesLayout | null} */
     this.layout = null;
-    this.cacheKey = "";
-    this.cached = [];
   }
 
   /**
-   * @param {{slice: import("./slices.js").Slice, sliceKey: string, gamma: number,
-   *   queryLabels: string[], keyLabels: string[], focus: import("./lines.js").Focus,
-   *   theme: import("./theme.js").Theme, fontSize: number, maxSize: number, lineScale: number}} s
+   * Lay the columns out for the current scroll position.
+   * @param {{nq: number, nk: number, labelWidth: {query: number, key: number}, fontSize: number, maxSize: number}} s
+   */
+  place(s) {
+    const layout = linesLayout({
+      nq: s.nq,
+      nk: s.nk,
+      queryLabelWidth: s.labelWidth.query,
+      keyLabelWidth: s.labelWidth.key,
+      maxHeight: s.maxSize,
+      maxRow: Math.max(22, s.fontSize * 1.8),
+      minRow: s.fontSize + 3,
+      gap: Math.max(160, s.fontSize * 12),
+      labelPitch: s.fontSize + 1,
+      scrollTop: this.scroller.scrollTop,
+    });
+    this.scroller.style.height = `${layout.height}px`;
+    this.scroller.style.width = `${layout.width}px`;
+    this.spacer.style.height = `${layout.contentHeight - layout.height}px`;
+    this.layout = layout;
+    return layout;
+  }
+
+  /** Rows [first, last) of the query column that are in view. */
+  visibleQueries() {
+    const [first, last] = visibleRows(this.layout);
+    return [Math.min(first, this.layout.nq), Math.min(last, this.layout.nq)];
+  }
+
+  /**
+   * @param {{groups: import("./lines.js").LineGroup[], queryLabels: string[], keyLabels: string[],
+   *   focus: import("./lines.js").Focus, theme: import("./theme.js").Theme, fontSize: number,
+   *   lineScale: number}} s
    */
   draw(s) {
-    const { slice, theme, focus, fontSize } = s;
-    const font = fontOf(fontSize, theme.font);
-    const ctx0 = /** @type {CanvasRenderingContext2D} */ (this.canvas.getContext("2d"));
-    const layout = linesLayout({
-      nq: slice.q,
-      nk: slice.k,
-      queryLabelWidth: widestLabel(ctx0, s.queryLabels, font),
-      keyLabelWidth: widestLabel(ctx0, s.keyLabels, font),
-      maxHeight: s.maxSize,
-      maxRow: Math.max(22, fontSize * 1.8),
-      gap: Math.max(160, fontSize * 12),
-      labelPitch: fontSize + 1,
-    });
-    this.layout = layout;
+    const layout = this.layout;
+    const { theme, focus } = s;
     this.canvas.dataset.layout = JSON.stringify({
       top: layout.top, row: layout.row, nq: layout.nq, nk: layout.nk, leftX: layout.leftX,
       rightX: layout.rightX, lineStartX: layout.lineStartX, lineEndX: layout.lineEndX,
-      width: layout.width, height: layout.height,
+      width: layout.width, height: layout.height, scrollTop: layout.scrollTop,
+      contentHeight: layout.contentHeight,
     });
     const ctx = prepareCanvas(this.canvas, layout.width, layout.height);
     ctx.fillStyle = theme.background;
     ctx.fillRect(0, 0, layout.width, layout.height);
-
-    const tokenFocus = focus && focus.kind !== "cell" ? focus : null;
-    let groups;
-    if (tokenFocus) {
-      groups = selectLines(slice.values, slice.q, slice.k, slice.max, s.gamma, { focus: tokenFocus });
-    } else {
-      const key = `${s.sliceKey}|${s.gamma}`;
-      if (key !== this.cacheKey) {
-        const topK = defaultTopK(slice.q, slice.k);
-        this.cached = selectLines(slice.values, slice.q, slice.k, slice.max, s.gamma, { topK });
-        this.cacheKey = key;
-      }
-      groups = this.cached;
-    }
     // A hovered cell dims the others so its own line stands out.
     const dim = focus && focus.kind === "cell" ? 0.25 : 1;
     ctx.strokeStyle = theme.line;
     ctx.lineCap = "round";
-    for (const group of groups) {
+    for (const group of s.groups) {
       ctx.globalAlpha = group.alpha * dim;
       ctx.lineWidth = lineWidth(group.alpha, s.lineScale);
       ctx.beginPath();
@@ -80,17 +91,19 @@ export class LinesPicture {
       ctx.lineTo(layout.lineEndX, rowY(layout, focus.k));
       ctx.stroke();
     }
-    this.drawTokens(ctx, s, layout, font);
+    this.drawTokens(ctx, s, layout, fontOf(s.fontSize, theme.font));
   }
 
   drawTokens(ctx, s, layout, font) {
     const { theme, focus } = s;
     const focusQ = focus && (focus.kind === "query" ? focus.index : focus.kind === "cell" ? focus.q : -1);
     const focusK = focus && (focus.kind === "key" ? focus.index : focus.kind === "cell" ? focus.k : -1);
+    const [first, last] = visibleRows(layout);
     ctx.textBaseline = "middle";
     const column = (labels, x, align, focusIndex) => {
       ctx.textAlign = align;
-      for (let i = 0; i < labels.length; i++) {
+      // Labels sit on the background so that lines never run through them.
+      for (let i = first; i < Math.min(last, labels.length); i++) {
         const isFocus = i === focusIndex;
         if (!isFocus && i % layout.labelStep !== 0) continue;
         ctx.font = isFocus ? `bold ${font}` : font;

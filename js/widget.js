@@ -1,12 +1,16 @@
 // attn_widget's view: linked heatmap and token-line pictures with sliders for
-// layer, head, case and contrast, and PDF export buttons. An anywidget module.
+// layer, head, case and contrast, zoom, an overview grid and PDF export
+// buttons. An anywidget module.
 
 import { buildLut, COLORMAPS, formatValue } from "./colormap.js";
-import { heatmapHit, linesHit, truncateLabel } from "./geometry.js";
+import { heatmapHit, linesHit, truncateLabel, cellNear, matrixPoint, zoomWindow, panWindow, boxWindow } from "./geometry.js";
 import { HeatmapPicture } from "./heatmap.js";
 import { LinesPicture } from "./linesview.js";
-import { SliceSource } from "./slices.js";
+import { OverviewGrid, gridHit, THUMB } from "./overview.js";
+import { DataSource } from "./source.js";
+import { linesFromLinks, linesFromToken, defaultTopK } from "./lines.js";
 import { readTheme } from "./theme.js";
+import { widestLabel, fontOf } from "./draw.js";
 import { element, slider, checkbox, guardKeys } from "./controls.js";
 
 /** @typedef {import("./lines.js").Focus} Focus */
@@ -17,6 +21,13 @@ const EXPORT_KINDS = [
   ["grid", "PDF: grid"],
 ];
 const EXPORT_TIMEOUT_MS = 120_000;
+const HELP = [
+  "Hover a token or a cell: its lines and its row / column light up.",
+  "Click: lock the selection · click again or Esc: unlock.",
+  "Heatmap: wheel zooms · drag a box to zoom · shift+drag pans · double-click resets.",
+  "Sliders: arrow keys step the focused slider.",
+  "Keys on the view: [ ] layer · , . head · m mean of heads · + − zoom · 0 reset zoom.",
+].join("\n");
 let viewCounter = 0;
 
 function sameFocus(a, b) {
@@ -24,7 +35,7 @@ function sameFocus(a, b) {
   return a.kind === b.kind && a.index === b.index && a.q === b.q && a.k === b.k;
 }
 
-/** The model's selection trait as a view focus, and back. */
+/** The model's selection trait as a view focus. */
 function focusFromSelection(sel) {
   if (!sel || !sel.kind) return null;
   return sel.kind === "cell" ? { kind: "cell", q: sel.q, k: sel.k } : { kind: sel.kind, index: sel.index };
@@ -38,11 +49,16 @@ class AttentionView {
     this.viewId = `v${Date.now().toString(36)}${(viewCounter++).toString(36)}`;
     /** @type {Focus} */
     this.hover = null;
+    /** Zoom window per case; null shows the whole matrix. */
+    this.window = null;
+    this.drag = null;
     this.paints = 0;
     this.frame = 0;
     this.pendingExports = new Map();
-    this.lut = buildLut(COLORMAPS.viridis);
-    this.source = new SliceSource({
+    this.labelCache = new Map();
+    this.luts = { viridis: buildLut(COLORMAPS.viridis), projector: buildLut(COLORMAPS.projector) };
+    this.lut = this.luts.viridis;
+    this.source = new DataSource({
       viewId: this.viewId,
       send: (msg) => this.model.send(msg),
       onReady: () => this.schedule(),
@@ -52,12 +68,11 @@ class AttentionView {
     this.listen();
   }
 
+  // ------------------------------------------------------------------ DOM
   build() {
     const root = element("div", { class: "aw-root", tabindex: "-1" });
     guardKeys(root);
-    root.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") this.setLocked(null);
-    });
+    root.addEventListener("keydown", (event) => this.onKey(event));
     const controls = element("div", { class: "aw-controls" });
     this.componentRow = element("label", { class: "aw-component" });
     this.componentSelect = /** @type {HTMLSelectElement} */ (element("select", { class: "aw-component-select" }));
@@ -80,6 +95,7 @@ class AttentionView {
       this.sliders.case.row,
       this.sliders.gamma.row,
     );
+
     const toolbar = element("div", { class: "aw-toolbar" });
     this.exportButtons = EXPORT_KINDS.map(([kind, label]) => {
       const button = /** @type {HTMLButtonElement} */ (
@@ -89,20 +105,56 @@ class AttentionView {
       toolbar.append(button);
       return button;
     });
+    this.overviewButton = /** @type {HTMLButtonElement} */ (
+      element("button", { type: "button", class: "aw-button aw-overview-toggle", "aria-pressed": "false" }, "overview")
+    );
+    this.overviewButton.addEventListener("click", () => this.toggleOverview());
+    this.resetZoomButton = /** @type {HTMLButtonElement} */ (
+      element("button", { type: "button", class: "aw-button aw-reset-zoom", hidden: "" }, "reset zoom")
+    );
+    this.resetZoomButton.addEventListener("click", () => this.setWindow(null));
+    const help = element("span", { class: "aw-button aw-help", tabindex: "0", title: HELP, "aria-label": HELP }, "?");
     this.status = element("span", { class: "aw-status", role: "status", "aria-live": "polite" });
-    toolbar.append(this.status);
+    toolbar.append(this.overviewButton, this.resetZoomButton, help, this.status);
+
     const views = element("div", { class: "aw-views" });
     this.heatCanvas = /** @type {HTMLCanvasElement} */ (
       element("canvas", { class: "aw-heatmap", tabindex: "0", role: "img", "aria-label": "attention heatmap" })
     );
-    this.linesCanvas = /** @type {HTMLCanvasElement} */ (
-      element("canvas", { class: "aw-lines", tabindex: "0", role: "img", "aria-label": "attention token lines" })
-    );
-    views.append(this.heatCanvas, this.linesCanvas);
-    this.tooltip = element("div", { class: "aw-tooltip", role: "tooltip", hidden: "" });
-    root.append(controls, toolbar, views, this.tooltip);
     this.heat = new HeatmapPicture(this.heatCanvas);
-    this.lines = new LinesPicture(this.linesCanvas);
+    this.lines = new LinesPicture();
+    this.linesCanvas = this.lines.canvas;
+    const linePanel = element("div", { class: "aw-panel" });
+    const linebar = element("div", { class: "aw-linebar" });
+    this.topInput = /** @type {HTMLInputElement} */ (
+      element("input", { type: "number", class: "aw-topk", min: "1", step: "1", "aria-label": "links per token" })
+    );
+    this.thresholdInput = /** @type {HTMLInputElement} */ (
+      element("input", { type: "number", class: "aw-threshold", min: "0", max: "1", step: "0.05", value: "0", "aria-label": "hide links below this fraction of the maximum" })
+    );
+    for (const input of [this.topInput, this.thresholdInput]) {
+      guardKeys(input);
+      input.addEventListener("input", () => this.schedule());
+    }
+    const label = (text, input) => {
+      const l = element("label", {});
+      l.append(element("span", {}, text), input);
+      return l;
+    };
+    linebar.append(label("links per token ", this.topInput), label("min weight ", this.thresholdInput));
+    linePanel.append(linebar, this.lines.scroller);
+    this.lines.scroller.addEventListener("scroll", () => this.schedule(), { passive: true });
+    views.append(this.heatCanvas, linePanel);
+
+    this.overviewBox = element("div", { class: "aw-overview", hidden: "" });
+    this.overviewCanvas = /** @type {HTMLCanvasElement} */ (
+      element("canvas", { class: "aw-overview-grid", role: "img", "aria-label": "every layer and head" })
+    );
+    this.overviewBox.append(this.overviewCanvas);
+    this.overview = new OverviewGrid(this.overviewCanvas);
+
+    this.tooltip = element("div", { class: "aw-tooltip", role: "tooltip", hidden: "" });
+    root.append(controls, toolbar, views, this.overviewBox, this.tooltip);
     this.root = root;
     this.el.append(root);
   }
@@ -112,23 +164,88 @@ class AttentionView {
     this.handlers = [
       ["change:_meta", () => this.onData()],
       ["change:_cube", () => this.onData()],
-      ["change:layer change:head change:head_mean change:case change:gamma change:selection", () => this.schedule()],
+      ["change:layer change:head change:head_mean change:gamma change:selection change:large", () => this.schedule()],
+      ["change:case", () => { this.window = null; this.schedule(); }],
       ["msg:custom", (msg, buffers) => this.onMessage(msg, buffers)],
     ];
     for (const [event, fn] of this.handlers) m.on(event, fn);
-    const pointer = (picture, hitTest) => (event) => {
-      const rect = event.currentTarget.getBoundingClientRect();
-      const layout = picture.layout;
-      if (!layout) return null;
-      return hitTest(layout, event.clientX - rect.left, event.clientY - rect.top);
+    const at = (canvas, event) => {
+      const rect = canvas.getBoundingClientRect();
+      return [event.clientX - rect.left, event.clientY - rect.top];
     };
-    this.heatHit = pointer(this.heat, heatmapHit);
-    this.linesHit = pointer(this.lines, linesHit);
-    for (const [canvas, hit] of [[this.heatCanvas, this.heatHit], [this.linesCanvas, this.linesHit]]) {
-      canvas.addEventListener("mousemove", (event) => this.onHover(hit(event), event));
-      canvas.addEventListener("mouseleave", () => this.onHover(null, null));
-      canvas.addEventListener("click", (event) => this.onClick(hit(event)));
-    }
+    const heatHit = (event) => this.heat.layout && heatmapHit(this.heat.layout, ...at(this.heatCanvas, event));
+    const linesHitAt = (event) => this.lines.layout && linesHit(this.lines.layout, ...at(this.linesCanvas, event));
+
+    const hc = this.heatCanvas;
+    hc.addEventListener("mousedown", (event) => {
+      const layout = this.heat.layout;
+      if (!layout || event.button !== 0) return;
+      const hit = heatHit(event);
+      if (!hit || hit.kind !== "cell") return;
+      const [x, y] = at(hc, event);
+      this.drag = { x, y, start: hit, pan: event.shiftKey, moved: false, window: this.currentWindow() };
+      event.preventDefault();
+    });
+    this.onWindowMove = (event) => {
+      if (!this.drag) return;
+      const [x, y] = at(hc, event);
+      const d = this.drag;
+      if (Math.abs(x - d.x) + Math.abs(y - d.y) > 4) d.moved = true;
+      if (!d.moved) return;
+      const layout = this.heat.layout;
+      if (d.pan) {
+        const full = this.fullShape();
+        this.window = panWindow(d.window, (d.y - y) / layout.cell, (d.x - x) / layout.cell, full.q, full.k);
+        this.box = null;
+      } else {
+        this.box = boxWindow(d.start, cellNear(layout, x, y));
+      }
+      this.schedule();
+    };
+    this.onWindowUp = (event) => {
+      const d = this.drag;
+      if (!d) return;
+      this.drag = null;
+      if (!d.moved) {
+        this.onClick(heatHit(event));
+        return;
+      }
+      if (this.box) {
+        const box = this.box;
+        this.box = null;
+        if (box.q1 - box.q0 >= 1 && box.k1 - box.k0 >= 1) this.setWindow(box);
+      }
+      this.schedule();
+    };
+    window.addEventListener("mousemove", this.onWindowMove);
+    window.addEventListener("mouseup", this.onWindowUp);
+    hc.addEventListener("mousemove", (event) => {
+      if (!this.drag) this.onHover(heatHit(event), event);
+    });
+    hc.addEventListener("mouseleave", () => this.onHover(null, null));
+    hc.addEventListener("dblclick", () => this.setWindow(null));
+    hc.addEventListener("wheel", (event) => {
+      const layout = this.heat.layout;
+      if (!layout || !heatHit(event)) return;
+      event.preventDefault();
+      this.zoom(event.deltaY < 0 ? 0.8 : 1.25, matrixPoint(layout, ...at(hc, event)));
+      // Paint now: the next wheel step must find the layout of this window.
+      this.paintNow();
+    }, { passive: false });
+
+    const lc = this.linesCanvas;
+    lc.addEventListener("mousemove", (event) => this.onHover(linesHitAt(event), event));
+    lc.addEventListener("mouseleave", () => this.onHover(null, null));
+    lc.addEventListener("click", (event) => this.onClick(linesHitAt(event)));
+
+    this.overviewCanvas.addEventListener("click", (event) => {
+      const layout = this.overview.layout;
+      const meta = this.meta;
+      if (!layout) return;
+      const hit = gridHit(layout, meta.n_layers, meta.n_heads, ...at(this.overviewCanvas, event));
+      if (hit) this.save({ layer: hit.layer, head: hit.head, head_mean: false });
+    });
+
     // Follow the notebook's light/dark switch.
     this.themeObserver = new MutationObserver(() => {
       this.heat.imageKey = "";
@@ -139,11 +256,14 @@ class AttentionView {
 
   dispose() {
     for (const [event, fn] of this.handlers) this.model.off(event, fn);
+    window.removeEventListener("mousemove", this.onWindowMove);
+    window.removeEventListener("mouseup", this.onWindowUp);
     this.themeObserver.disconnect();
     cancelAnimationFrame(this.frame);
     for (const pending of this.pendingExports.values()) clearTimeout(pending.timer);
   }
 
+  // ---------------------------------------------------------------- state
   save(values) {
     for (const [name, value] of Object.entries(values)) this.model.set(name, value);
     this.model.save_changes();
@@ -152,32 +272,6 @@ class AttentionView {
 
   get meta() {
     return this.model.get("_meta");
-  }
-
-  onData() {
-    const meta = this.meta;
-    const cube = this.model.get("_cube");
-    const buffer = cube && cube.buffer ? new Uint8Array(cube.buffer, cube.byteOffset, cube.byteLength) : cube;
-    this.source.reset(meta, buffer, this.model.get("component"));
-    this.hover = null;
-    this.componentSelect.replaceChildren(
-      ...meta.components.map((name) => element("option", { value: name }, name)),
-    );
-    this.componentRow.hidden = meta.components.length < 2;
-    for (const button of this.exportButtons) {
-      button.disabled = !meta.kernel;
-      button.title = meta.kernel ? "" : "PDF export needs a running kernel";
-    }
-    this.schedule();
-  }
-
-  /** Repaint once on the next animation frame, however many changes came. */
-  schedule() {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.paint();
-    });
   }
 
   state() {
@@ -193,9 +287,144 @@ class AttentionView {
     return focusFromSelection(this.model.get("selection")) || this.hover;
   }
 
+  fullShape() {
+    const c = this.meta.cases[this.model.get("case")];
+    return { q: c.q, k: c.k };
+  }
+
+  currentWindow() {
+    const full = this.fullShape();
+    return this.window || { q0: 0, q1: full.q, k0: 0, k1: full.k };
+  }
+
+  setWindow(w) {
+    const full = this.fullShape();
+    const whole = !w || (w.q0 <= 0 && w.k0 <= 0 && w.q1 >= full.q && w.k1 >= full.k);
+    this.window = whole ? null : w;
+    // The token lines follow the zoom: bring the window's first query row into view.
+    const layout = this.lines.layout;
+    if (layout && this.window) this.lines.scroller.scrollTop = layout.top + this.window.q0 * layout.row - layout.top;
+    this.schedule();
+  }
+
+  zoom(factor, anchor) {
+    const w = this.currentWindow();
+    const full = this.fullShape();
+    const center = anchor || { q: (w.q0 + w.q1) / 2, k: (w.k0 + w.k1) / 2 };
+    this.setWindow(zoomWindow(w, center, factor, full.q, full.k, 1));
+  }
+
+  onData() {
+    const meta = this.meta;
+    const cube = this.model.get("_cube");
+    const buffer = cube && cube.buffer ? new Uint8Array(cube.buffer, cube.byteOffset, cube.byteLength) : cube;
+    this.source.reset(meta, buffer, this.model.get("component"));
+    this.hover = null;
+    this.window = null;
+    this.labelCache.clear();
+    this.componentSelect.replaceChildren(
+      ...meta.components.map((name) => element("option", { value: name }, name)),
+    );
+    this.componentRow.hidden = meta.components.length < 2;
+    for (const button of this.exportButtons) {
+      button.disabled = !meta.kernel;
+      button.title = meta.kernel ? "" : "PDF export needs a running kernel (this is a saved page)";
+    }
+    this.schedule();
+  }
+
+  /** Labels of the current case, truncated, and their widest rendered width (cached). */
+  labels(caseIndex, font) {
+    const key = `${caseIndex}|${font}`;
+    let hit = this.labelCache.get(key);
+    if (!hit) {
+      const meta = this.meta;
+      const queryLabels = meta.query_tokens[caseIndex].map((t) => truncateLabel(t));
+      const keyLabels = meta.tokens[caseIndex].map((t) => truncateLabel(t));
+      const ctx = /** @type {CanvasRenderingContext2D} */ (this.heatCanvas.getContext("2d"));
+      const width = { query: widestLabel(ctx, queryLabels, font), key: widestLabel(ctx, keyLabels, font) };
+      hit = { queryLabels, keyLabels, width };
+      this.labelCache.set(key, hit);
+    }
+    return hit;
+  }
+
+  // ---------------------------------------------------------------- paint
+  /** Repaint once on the next animation frame, however many changes came. */
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.paint();
+    });
+  }
+
+  paintNow() {
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.paint();
+  }
+
   paint() {
     const meta = this.meta;
     const st = this.state();
+    this.syncControls(meta, st);
+    const large = !!this.model.get("large");
+    this.root.classList.toggle("aw-large", large);
+    // Projector mode: large type, thick lines and a high-contrast colour map.
+    const lutName = large ? "projector" : "viridis";
+    this.lut = this.luts[lutName];
+    const fontSize = large ? 18 : 11;
+    const maxSize = large ? 560 : 440;
+    const theme = readTheme(this.root);
+    const id = { layer: st.layer, head: st.mean ? -1 : st.head, case: st.case };
+    const full = this.fullShape();
+    const whole = { q0: 0, q1: full.q, k0: 0, k1: full.k };
+    let overviewTile;
+    try {
+      overviewTile = this.source.tile({ ...id, ...whole, rows: maxSize, cols: maxSize });
+    } catch (error) {
+      this.showStatus(String(error), true);
+      return;
+    }
+    if (!overviewTile) {
+      this.showLoading();
+      return;
+    }
+    const max = overviewTile.max; // a max pool keeps the slice maximum
+    const w = this.currentWindow();
+    this.resetZoomButton.hidden = !this.window;
+    const zoomed = this.window ? this.source.tile({ ...id, ...w, rows: maxSize, cols: maxSize }) : overviewTile;
+    const font = fontOf(fontSize, theme.font);
+    const labels = this.labels(st.case, font);
+    const focus = this.focus();
+    this.heat.draw({
+      tile: zoomed || overviewTile, window: w, max, gamma: st.gamma, lut: this.lut, lutName,
+      queryLabels: labels.queryLabels, keyLabels: labels.keyLabels, labelWidth: labels.width,
+      focus, box: this.box || null, theme, fontSize, maxSize,
+    });
+
+    this.lines.place({ nq: full.q, nk: full.k, labelWidth: labels.width, fontSize, maxSize });
+    const groups = this.lineGroups(id, full, max, st.gamma, focus);
+    this.lines.draw({
+      groups: groups || [], queryLabels: labels.queryLabels, keyLabels: labels.keyLabels,
+      focus, theme, fontSize, lineScale: large ? 2 : 1,
+    });
+    let loadingThumbs = 0;
+    if (!this.overviewBox.hidden) loadingThumbs = this.paintOverview(meta, st, theme, fontSize);
+
+    const loading = !zoomed || !groups || loadingThumbs > 0;
+    if (loading) this.showLoading();
+    else if (this.status.dataset.kind === "loading" || this.status.dataset.kind === "error-data") this.showStatus("");
+    this.paints++;
+    this.root.dataset.painted = JSON.stringify({
+      ...st, n: this.paints, requests: this.source.requestsSent, loading,
+      window: this.window, fq: (zoomed || overviewTile).fq,
+    });
+    if (!loading) this.prefetch(st, meta, maxSize);
+  }
+
+  syncControls(meta, st) {
     this.sliders.layer.set(st.layer, 0, meta.n_layers - 1);
     this.sliders.head.set(st.head, 0, meta.n_heads - 1);
     this.sliders.case.set(st.case, 0, meta.n_cases - 1);
@@ -204,44 +433,38 @@ class AttentionView {
     this.meanBox.input.checked = st.mean;
     this.meanBox.input.disabled = meta.n_heads < 2;
     this.componentSelect.value = st.component;
-    const want = { layer: st.layer, head: st.mean ? -1 : st.head, case: st.case };
-    let slice;
-    try {
-      slice = this.source.get(want);
-    } catch (error) {
-      this.showStatus(String(error), true);
-      return;
-    }
-    if (!slice) {
-      this.showStatus(this.source.lastError ? `error: ${this.source.lastError}` : "loading slice…", !!this.source.lastError);
-      return;
-    }
-    if (this.status.dataset.kind === "loading") this.showStatus("");
-    const large = this.root.classList.contains("aw-large");
-    const fontSize = large ? 18 : 11;
-    const common = {
-      slice,
-      sliceKey: `${st.component}/${want.layer}/${want.head}/${want.case}`,
-      gamma: st.gamma,
-      lut: this.lut,
-      lutName: "viridis",
-      queryLabels: meta.query_tokens[st.case].map((t) => truncateLabel(t)),
-      keyLabels: meta.tokens[st.case].map((t) => truncateLabel(t)),
-      focus: this.focus(),
-      theme: readTheme(this.root),
-      fontSize,
-      maxSize: large ? 560 : 440,
-      lineScale: large ? 2 : 1,
-    };
-    this.heat.draw(common);
-    this.lines.draw(common);
-    this.paints++;
-    this.root.dataset.painted = JSON.stringify({ ...st, n: this.paints, requests: this.source.requestsSent });
-    this.prefetch(st, meta);
+    const full = this.fullShape();
+    if (!this.topInput.value) this.topInput.value = String(defaultTopK(full.q, full.k));
+    this.topInput.max = String(full.k);
   }
 
-  prefetch(st, meta) {
-    if (meta.tier !== "slices") return;
+  /** Lines to draw: a focused token's every line, else each visible query's strongest links. */
+  lineGroups(id, full, max, gamma, focus) {
+    if (focus && focus.kind !== "cell") {
+      const token = this.source.token({ ...id, kind: focus.kind, index: focus.index });
+      return token && linesFromToken(token.values, focus.kind, focus.index, max, gamma);
+    }
+    const [q0, q1] = this.lines.visibleQueries();
+    if (q1 <= q0) return [];
+    const top = Math.max(1, Math.min(full.k, Math.floor(Number(this.topInput.value) || defaultTopK(full.q, full.k))));
+    const minRatio = Math.max(0, Math.min(1, Number(this.thresholdInput.value) || 0));
+    const links = this.source.links({ ...id, q0, q1, top });
+    return links && linesFromLinks(links, max, gamma, minRatio);
+  }
+
+  paintOverview(meta, st, theme, fontSize) {
+    const size = THUMB;
+    return this.overview.draw({
+      layers: meta.n_layers, heads: meta.n_heads,
+      // In the kernel tier one layer is asked at a time; each reply repaints and asks the next.
+      thumbsOf: (layer) => this.source.thumbs({ layer, case: st.case, size }),
+      current: { layer: st.layer, head: st.head, mean: st.mean },
+      gamma: st.gamma, lut: this.lut, theme, fontSize: Math.min(fontSize, 12),
+    });
+  }
+
+  prefetch(st, meta, maxSize) {
+    if (this.source.local) return;
     const head = st.mean ? -1 : st.head;
     const around = [];
     for (const dl of [1, -1]) {
@@ -254,7 +477,54 @@ class AttentionView {
         if (h >= 0 && h < meta.n_heads) around.push({ layer: st.layer, head: h, case: st.case });
       }
     }
-    this.source.prefetch(around);
+    const full = this.fullShape();
+    const [q0, q1] = this.lines.visibleQueries();
+    const top = Math.max(1, Math.min(full.k, Number(this.topInput.value) || 1));
+    for (const id of around) {
+      const tile = this.source.tile({ ...id, q0: 0, q1: full.q, k0: 0, k1: full.k, rows: maxSize, cols: maxSize }, true);
+      if (tile && q1 > q0) this.source.links({ ...id, q0, q1, top }, true);
+    }
+  }
+
+  showLoading() {
+    if (this.source.lastError) this.showStatus(`error: ${this.source.lastError}`, true, "error-data");
+    else this.showStatus("loading…", false, "loading");
+  }
+
+  toggleOverview() {
+    const show = this.overviewBox.hidden;
+    this.overviewBox.hidden = !show;
+    this.overviewButton.setAttribute("aria-pressed", String(show));
+    this.schedule();
+  }
+
+  // ----------------------------------------------------------- interaction
+  onKey(event) {
+    if (event.key === "Escape") {
+      this.setLocked(null);
+      return;
+    }
+    const target = /** @type {HTMLElement} */ (event.target);
+    if (target && (target.tagName === "INPUT" || target.tagName === "SELECT")) return;
+    const meta = this.meta;
+    const st = this.state();
+    const clamp = (v, n) => Math.max(0, Math.min(n - 1, v));
+    const actions = {
+      "]": () => this.save({ layer: clamp(st.layer + 1, meta.n_layers) }),
+      "[": () => this.save({ layer: clamp(st.layer - 1, meta.n_layers) }),
+      ".": () => this.save({ head: clamp(st.head + 1, meta.n_heads), head_mean: false }),
+      ",": () => this.save({ head: clamp(st.head - 1, meta.n_heads), head_mean: false }),
+      m: () => this.save({ head_mean: !st.mean }),
+      "+": () => this.zoom(0.5),
+      "=": () => this.zoom(0.5),
+      "-": () => this.zoom(2),
+      0: () => this.setWindow(null),
+    };
+    const action = actions[event.key];
+    if (action) {
+      action();
+      event.preventDefault();
+    }
   }
 
   onHover(hit, event) {
@@ -286,23 +556,31 @@ class AttentionView {
     }
     const meta = this.meta;
     const st = this.state();
-    const slice = this.source.cache.get(this.source.keyOf({ layer: st.layer, head: st.mean ? -1 : st.head, case: st.case }));
-    if (!slice) return;
     const qTokens = meta.query_tokens[st.case];
     const kTokens = meta.tokens[st.case];
-    const lines = [];
+    /** @type {[string, string, string?][]} */
+    const rows = [];
     if (hit.kind === "cell") {
-      const value = slice.values[hit.q * slice.k + hit.k];
-      lines.push([`query ${hit.q}: `, qTokens[hit.q]], [`key ${hit.k}: `, kTokens[hit.k]], ["value: ", formatValue(value, slice.exact ? 4 : 3), true]);
+      rows.push([`query ${hit.q}: `, qTokens[hit.q]], [`key ${hit.k}: `, kTokens[hit.k]]);
+      const shown = this.heat.valueAt(hit.q, hit.k);
+      if (shown && shown.pooled) {
+        rows.push([
+          "max of block: ",
+          formatValue(shown.value, 3),
+          "value",
+        ], ["", `rows ${shown.q0}–${shown.q1 - 1}, cols ${shown.k0}–${shown.k1 - 1} (zoom in for single cells)`]);
+      } else if (shown) {
+        rows.push(["value: ", formatValue(shown.value, this.heat.tile.exact ? 4 : 3), "value"]);
+      }
     } else {
       const tokens = hit.kind === "query" ? qTokens : kTokens;
-      lines.push([`${hit.kind} ${hit.index}: `, tokens[hit.index]]);
+      rows.push([`${hit.kind} ${hit.index}: `, tokens[hit.index]]);
     }
     // Token text goes in with textContent: it is shown, never parsed as HTML.
     this.tooltip.replaceChildren(
-      ...lines.map(([name, text, strong]) => {
+      ...rows.map(([name, text, kind]) => {
         const row = element("div", {});
-        row.append(element("span", { class: "aw-tip-name" }, name), element("span", { class: strong ? "aw-tip-value" : "aw-tip-token" }, text));
+        row.append(element("span", { class: "aw-tip-name" }, name), element("span", { class: kind === "value" ? "aw-tip-value" : "aw-tip-token" }, text));
         return row;
       }),
     );
@@ -315,10 +593,11 @@ class AttentionView {
   showStatus(text, isError = false, kind = "") {
     this.status.textContent = text;
     this.status.classList.toggle("aw-error", isError);
-    this.status.dataset.kind = text === "loading slice…" ? "loading" : kind;
+    this.status.dataset.kind = kind;
     this.status.setAttribute("role", isError ? "alert" : "status");
   }
 
+  // ---------------------------------------------------------------- export
   requestExport(kind, button) {
     const id = `${this.viewId}-export-${kind}-${Date.now()}`;
     button.disabled = true;
@@ -352,15 +631,15 @@ class AttentionView {
       return;
     }
     const data = buffers[0];
-    const blob = new Blob([data instanceof DataView ? data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) : data], { type: "application/pdf" });
-    const url = URL.createObjectURL(blob);
+    const bytes = data instanceof DataView ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data;
+    const url = URL.createObjectURL(new Blob([bytes], { type: "application/pdf" }));
     const link = element("a", { href: url, download: msg.filename });
     link.style.display = "none";
     this.root.append(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
-    this.showStatus(msg.saved ? `saved ${msg.filename} (copy in ${msg.saved})` : `downloaded ${msg.filename}`, false, "export");
+    this.showStatus(msg.saved ? `downloaded ${msg.filename} (copy saved to ${msg.saved})` : `downloaded ${msg.filename}`, false, "export");
   }
 }
 

@@ -110,22 +110,49 @@ def test_selection_is_validated_and_cleared_with_the_case() -> None:
     assert w.selection is None
 
 
-def test_slice_requests_get_binary_replies() -> None:
+def test_tile_requests_get_binary_replies() -> None:
     a = pattern(n=8)
     w = aw.AttentionWidget(a, byte_budget=100)
     rec = Recorder(w)
-    w._on_message(w, {"type": "slice", "id": "v1-1", "layer": 1, "head": 2, "case": 0}, [])
+    w._on_message(w, {"type": "tile", "id": "v1-1", "layer": 1, "head": 2, "case": 0}, [])
     content, buffers = rec.last()
-    assert content["id"] == "v1-1" and (content["q"], content["k"]) == (8, 8)
-    assert content["component"] == "attention"
+    assert content["id"] == "v1-1" and (content["rows"], content["cols"]) == (8, 8)
+    assert (content["fq"], content["fk"], content["component"]) == (1, 1, "attention")
     np.testing.assert_array_equal(
         wire.decode(buffers[0], content["dtype"], content["scale"]).reshape(8, 8), a[1, 0, 2]
     )
-    w._on_message(w, {"type": "slice", "id": "v1-2", "layer": 0, "head": -1, "case": 0}, [])
+    w._on_message(w, {"type": "tile", "id": "v1-2", "layer": 0, "head": -1, "case": 0}, [])
     content, buffers = rec.last()
     np.testing.assert_allclose(wire.decode(buffers[0], "float32", 1.0), a[0, 0].mean(0).ravel())
-    w._on_message(w, {"type": "slice", "id": "v1-3", "layer": 9, "head": 0, "case": 0}, [])
+    w._on_message(w, {"type": "tile", "id": "v1-3", "layer": 9, "head": 0, "case": 0}, [])
     assert "layer: expected 0..1, got 9" in rec.last()[0]["error"]
+
+
+def test_pooled_window_links_token_and_thumbnail_requests() -> None:
+    a = pattern(n=8)
+    w = aw.AttentionWidget(a, byte_budget=100)
+    rec = Recorder(w)
+    request = {"layer": 0, "head": 1, "case": 0}
+    w._on_message(w, {"type": "tile", "id": 1, **request, "q0": 2, "q1": 8, "k0": 0, "k1": 8, "rows": 3, "cols": 4}, [])
+    content, buffers = rec.last()
+    assert (content["rows"], content["cols"], content["fq"], content["fk"]) == (3, 4, 2, 2)
+    pooled = wire.decode(buffers[0], content["dtype"], content["scale"]).reshape(3, 4)
+    np.testing.assert_array_equal(pooled, a[0, 0, 1, 2:8].reshape(3, 2, 4, 2).max(axis=(1, 3)))
+    w._on_message(w, {"type": "links", "id": 2, **request, "q0": 0, "q1": 2, "top": 3}, [])
+    content, buffers = rec.last()
+    order = np.frombuffer(buffers[0], "<i4").reshape(2, 3)
+    np.testing.assert_array_equal(order[0], np.argsort(-a[0, 0, 1, 0], kind="stable")[:3])
+    w._on_message(w, {"type": "token", "id": 3, **request, "kind": "key", "index": 5}, [])
+    content, buffers = rec.last()
+    np.testing.assert_array_equal(wire.decode(buffers[0], "float32", 1.0), a[0, 0, 1, :, 5])
+    w._on_message(w, {"type": "thumbs", "id": 4, "layer": 1, "case": 0, "size": 4}, [])
+    content, buffers = rec.last()
+    thumbs = wire.decode(buffers[0], content["dtype"], content["scale"]).reshape(3, 4, 4)
+    np.testing.assert_array_equal(thumbs[2], a[1, 0, 2].reshape(4, 2, 4, 2).max(axis=(1, 3)))
+    w._on_message(w, {"type": "tile", "id": 5, **request, "q0": 4, "q1": 12}, [])
+    assert "window: expected" in rec.last()[0]["error"]
+    w._on_message(w, {"type": "links", "id": 6, **request, "q0": 0, "q1": 2, "top": 0}, [])
+    assert "top: expected at least 1" in rec.last()[0]["error"]
 
 
 def test_components_switch_data_and_keep_indices_in_range() -> None:

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { heatmapLayout, heatmapHit, labelStep, linesLayout, linesHit, rowY, truncateLabel } from "../geometry.js";
+import { heatmapLayout, heatmapHit, labelStep, linesLayout, linesHit, rowY, truncateLabel, zoomWindow, panWindow, boxWindow, visibleRows } from "../geometry.js";
 
 const base = { queryLabelWidth: 40, keyLabelHeight: 30 };
 
@@ -54,4 +54,49 @@ test("long tokens are cut with an ellipsis, counting characters not code units",
   assert.equal(truncateLabel("short"), "short");
   assert.equal(truncateLabel("abcdefghijklmnopqrstuvwxyz", 8), "abcdefg…");
   assert.equal(truncateLabel("😀😀😀😀😀", 4), "😀😀😀…");
+});
+
+test("a zoomed window offsets hit-testing into the matrix", () => {
+  const l = heatmapLayout({ ...base, nq: 4, nk: 4, q0: 100, k0: 200 });
+  assert.deepEqual(heatmapHit(l, l.x0 + 1.5 * l.cell, l.y0 + 2.5 * l.cell), { kind: "cell", q: 102, k: 201 });
+});
+
+test("zooming keeps the anchor cell under the mouse and stays inside the matrix", () => {
+  const full = { q0: 0, q1: 1000, k0: 0, k1: 1000 };
+  const w = zoomWindow(full, { q: 250.5, k: 750.5 }, 0.5, 1000, 1000);
+  assert.equal(w.q1 - w.q0, 500);
+  assert.ok(w.q0 <= 250 && 250 < w.q1 && w.k0 <= 750 && 750 < w.k1);
+  assert.ok(Math.abs((250.5 - w.q0) / 500 - 250.5 / 1000) < 0.01);
+  // Zooming in step by step keeps the anchor cell inside the window.
+  let z = full;
+  for (let i = 0; i < 25; i++) z = zoomWindow(z, { q: 500.5, k: 250.5 }, 0.8, 1000, 1000);
+  assert.ok(z.q0 <= 500 && 500 < z.q1 && z.k0 <= 250 && 250 < z.k1, JSON.stringify(z));
+  const edge = zoomWindow(full, { q: 999.5, k: 0.5 }, 0.1, 1000, 1000);
+  assert.deepEqual([edge.q1, edge.k0], [1000, 0]);
+  const tiny = zoomWindow({ q0: 10, q1: 14, k0: 10, k1: 14 }, { q: 11, k: 11 }, 0.5, 1000, 1000);
+  assert.equal(tiny.q1 - tiny.q0, 4);
+  assert.deepEqual(zoomWindow(w, { q: 0, k: 0 }, 100, 1000, 1000), full);
+});
+
+test("panning moves the window without leaving the matrix", () => {
+  const w = { q0: 10, q1: 20, k0: 0, k1: 10 };
+  assert.deepEqual(panWindow(w, 5, -3, 100, 100), { q0: 15, q1: 25, k0: 0, k1: 10 });
+  assert.deepEqual(panWindow(w, 500, 500, 100, 100), { q0: 90, q1: 100, k0: 90, k1: 100 });
+});
+
+test("a drag box spans the two cells, whichever way it was drawn", () => {
+  assert.deepEqual(boxWindow({ q: 9, k: 2 }, { q: 3, k: 5 }), { q0: 3, q1: 10, k0: 2, k1: 6 });
+});
+
+test("long token columns scroll instead of shrinking rows below readability", () => {
+  const l = linesLayout({ nq: 1000, nk: 1000, queryLabelWidth: 10, keyLabelWidth: 10, maxHeight: 400, minRow: 14, scrollTop: 1400 });
+  assert.equal(l.row, 14);
+  assert.equal(l.contentHeight, 20 + 14000);
+  assert.equal(l.height, 420);
+  const [first, last] = visibleRows(l);
+  assert.equal(first, 99);
+  assert.ok(last - first <= 32);
+  assert.deepEqual(linesHit(l, 2, rowY(l, 120)), { kind: "query", index: 120 });
+  const clamped = linesLayout({ nq: 10, nk: 10, queryLabelWidth: 10, keyLabelWidth: 10, scrollTop: 500 });
+  assert.equal(clamped.scrollTop, 0);
 });

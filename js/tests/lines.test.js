@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { selectLines, topIndices, LEVELS, MIN_ALPHA, lineWidth, defaultTopK } from "../lines.js";
+import { linesFromLinks, linesFromToken, topIndices, LEVELS, MIN_ALPHA, lineWidth, defaultTopK } from "../lines.js";
+import { rowTopLinks } from "../pool.js";
 
 const pairsOf = (groups) => groups.flatMap((g) => {
   const out = [];
@@ -10,16 +11,17 @@ const pairsOf = (groups) => groups.flatMap((g) => {
 
 // 3 x 3: row 0 attends to 0; row 1 splits 0.75/0.25; row 2 uniform.
 const m = new Float32Array([1, 0, 0, 0.75, 0.25, 0, 1 / 3, 1 / 3, 1 / 3]);
+const all = (top = 3) => rowTopLinks(m, 3, 0, 3, top, topIndices);
 
 test("every visible pair gets a line, zero weights none", () => {
-  const pairs = pairsOf(selectLines(m, 3, 3, 1, 1));
+  const pairs = pairsOf(linesFromLinks(all(), 1, 1));
   assert.equal(pairs.length, 6);
   assert.ok(!pairs.some(([q, k]) => q === 0 && k === 1));
 });
 
 test("opacity follows (w / max) ** gamma within one level", () => {
   for (const gamma of [0.5, 1, 2]) {
-    for (const [q, k, alpha] of pairsOf(selectLines(m, 3, 3, 1, gamma))) {
+    for (const [q, k, alpha] of pairsOf(linesFromLinks(all(), 1, gamma))) {
       const expected = m[q * 3 + k] ** gamma;
       assert.ok(Math.abs(alpha - expected) <= 1 / LEVELS, `${q},${k} gamma ${gamma}: ${alpha} vs ${expected}`);
     }
@@ -27,34 +29,36 @@ test("opacity follows (w / max) ** gamma within one level", () => {
 });
 
 test("levels come weakest first so strong lines are drawn on top", () => {
-  const groups = selectLines(m, 3, 3, 1, 1);
+  const groups = linesFromLinks(all(), 1, 1);
   for (let i = 1; i < groups.length; i++) assert.ok(groups[i].alpha > groups[i - 1].alpha);
 });
 
-test("a focused query token keeps only its own lines", () => {
-  const pairs = pairsOf(selectLines(m, 3, 3, 1, 1, { focus: { kind: "query", index: 1 } }));
-  assert.deepEqual(pairs.map(([q, k]) => [q, k]).sort(), [[1, 0], [1, 1]]);
-});
-
-test("a focused key token keeps only the lines into it", () => {
-  const pairs = pairsOf(selectLines(m, 3, 3, 1, 1, { focus: { kind: "key", index: 0 } }));
-  assert.deepEqual(pairs.map(([q, k]) => [q, k]).sort(), [[0, 0], [1, 0], [2, 0]]);
+test("a query token's lines are its row, a key token's lines its column", () => {
+  const row = pairsOf(linesFromToken(m.slice(3, 6), "query", 1, 1, 1));
+  assert.deepEqual(row.map(([q, k]) => [q, k]).sort(), [[1, 0], [1, 1]]);
+  const column = pairsOf(linesFromToken(new Float32Array([1, 0.75, 1 / 3]), "key", 0, 1, 1));
+  assert.deepEqual(column.map(([q, k]) => [q, k]).sort(), [[0, 0], [1, 0], [2, 0]]);
 });
 
 test("top-k keeps each query's strongest links, ties to the lower index", () => {
-  const pairs = pairsOf(selectLines(m, 3, 3, 1, 1, { topK: 1 }));
+  const pairs = pairsOf(linesFromLinks(all(1), 1, 1));
   assert.deepEqual(pairs.map(([q, k]) => [q, k]).sort(), [[0, 0], [1, 0], [2, 0]]);
   assert.deepEqual(topIndices(new Float32Array([0.2, 0.5, 0.5, 0.1]), 0, 4, 2), [1, 2]);
 });
 
+test("a threshold hides links weaker than a fraction of the maximum", () => {
+  const pairs = pairsOf(linesFromLinks(all(), 1, 1, 0.5));
+  assert.deepEqual(pairs.map(([q, k]) => [q, k]).sort(), [[0, 0], [1, 0]]);
+});
+
 test("invisible lines are skipped", () => {
   const faint = new Float32Array([1, MIN_ALPHA / 2]);
-  assert.equal(pairsOf(selectLines(faint, 1, 2, 1, 1)).length, 1);
+  assert.equal(pairsOf(linesFromToken(faint, "query", 0, 1, 1)).length, 1);
 });
 
 test("strong lines are thicker; big inputs get a per-token budget", () => {
   assert.ok(lineWidth(1) > lineWidth(0.1));
-  assert.equal(defaultTopK(10, 10), Infinity);
+  assert.equal(defaultTopK(10, 10), 10);
   assert.equal(defaultTopK(512, 512), 8);
 });
 
