@@ -128,9 +128,7 @@ def _token_lists(tokens: Any, cases: int, side: int, what: str) -> list[list[str
             f"{what}: expected a list of strings or a list of lists (one per case); "
             f"got {type(tokens).__name__}"
         )
-    if len(tokens) > 0 and all(
-        isinstance(t, Sequence) and not isinstance(t, str) for t in tokens
-    ):
+    if len(tokens) > 0 and all(isinstance(t, Sequence) and not isinstance(t, str) for t in tokens):
         if len(tokens) != cases:
             raise ValueError(
                 f"{what}: got {len(tokens)} token lists but the attention has {cases} case(s)"
@@ -311,9 +309,7 @@ class AttentionData:
         self.check_index(head=head)
         return block[head].astype(np.float32, copy=False)
 
-    def rows(
-        self, layer: int, head: int | None, case: int, start: int, stop: int
-    ) -> np.ndarray:
+    def rows(self, layer: int, head: int | None, case: int, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` of one matrix as float32 (``head=None``: head mean).
 
         Tiles, pooled overviews and top links are computed from row blocks, so

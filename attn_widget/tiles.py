@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["RowSource", "Tile", "max_pool", "tile", "top_links", "token_links", "thumbnails"]
+__all__ = ["RowSource", "Tile", "max_pool", "thumbnails", "tile", "token_links", "top_links"]
 
 # Rows are read in blocks of about this many values (16 MB of float32).
 _BLOCK_VALUES = 1 << 22
@@ -30,7 +30,9 @@ class RowSource(Protocol):
 
     def shape(self, case: int = 0) -> tuple[int, int]: ...
 
-    def rows(self, layer: int, head: int | None, case: int, start: int, stop: int) -> np.ndarray: ...
+    def rows(
+        self, layer: int, head: int | None, case: int, start: int, stop: int
+    ) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,10 @@ def token_links(
         _check_window(q, k, 0, q, index, index + 1)
         step = max(1, _BLOCK_VALUES // max(1, k))
         return np.concatenate(
-            [source.rows(layer, head, case, s, min(q, s + step))[:, index] for s in range(0, q, step)]
+            [
+                source.rows(layer, head, case, s, min(q, s + step))[:, index]
+                for s in range(0, q, step)
+            ]
         ).astype(np.float32)
     raise ValueError(f"kind: expected 'query' or 'key', got {kind!r}")
 

@@ -26,8 +26,12 @@ import traitlets
 
 from . import tiles, wire
 from .data import AttentionData
+from .lazy import LazyAttention
 
-__all__ = ["AttentionWidget", "DEFAULT_BYTE_BUDGET"]
+# What a widget can show: weights held in memory, or computed on demand.
+_SOURCES = (AttentionData, LazyAttention)
+
+__all__ = ["DEFAULT_BYTE_BUDGET", "AttentionWidget"]
 
 DEFAULT_BYTE_BUDGET = 64_000_000
 # Slices up to this many values go as exact float32 (4 MB); larger ones as half floats.
@@ -88,7 +92,7 @@ class AttentionWidget(anywidget.AnyWidget):
     ) -> None:
         if isinstance(attentions, Mapping):
             components = dict(attentions)
-        elif isinstance(attentions, AttentionData):
+        elif isinstance(attentions, _SOURCES):
             components = {"attention": attentions}
         elif attentions is None:
             raise ValueError("attentions: expected attention weights or AttentionData; got None")
@@ -97,7 +101,7 @@ class AttentionWidget(anywidget.AnyWidget):
                 attentions, tokens, target_tokens=target_tokens, padding_side=padding_side
             )
             components = {"attention": data}
-        if not components or not all(isinstance(d, AttentionData) for d in components.values()):
+        if not components or not all(isinstance(d, _SOURCES) for d in components.values()):
             raise ValueError(
                 "components: expected a non-empty mapping of name -> AttentionData; got "
                 + repr({k: type(v).__name__ for k, v in components.items()})
@@ -116,7 +120,15 @@ class AttentionWidget(anywidget.AnyWidget):
         self._publish()
         with self.hold_trait_notifications():
             for name, value in traits.items():
-                if name not in ("layer", "head", "head_mean", "case", "gamma", "selection", "large"):
+                if name not in (
+                    "layer",
+                    "head",
+                    "head_mean",
+                    "case",
+                    "gamma",
+                    "selection",
+                    "large",
+                ):
                     raise TypeError(f"AttentionWidget got an unexpected keyword argument {name!r}")
                 setattr(self, name, value)
 
@@ -177,7 +189,11 @@ class AttentionWidget(anywidget.AnyWidget):
         ok = (
             (kind == "query" and 0 <= selection.get("index", -1) < q)
             or (kind == "key" and 0 <= selection.get("index", -1) < k)
-            or (kind == "cell" and 0 <= selection.get("q", -1) < q and 0 <= selection.get("k", -1) < k)
+            or (
+                kind == "cell"
+                and 0 <= selection.get("q", -1) < q
+                and 0 <= selection.get("k", -1) < k
+            )
         )
         if not ok:
             raise ValueError(
@@ -223,7 +239,7 @@ class AttentionWidget(anywidget.AnyWidget):
         encoding: dict[str, Any] = {}
         # Exact float32 when it fits; half floats (2 bytes a value) when only
         # they fit; otherwise the view asks for slices.
-        if offset * 2 <= self.byte_budget:
+        if isinstance(data, AttentionData) and offset * 2 <= self.byte_budget:
             values = _cube_with_means(data)
             encoded = wire.encode(values, allow_half=offset * 4 > self.byte_budget)
             if len(encoded.data) <= self.byte_budget:
@@ -282,7 +298,7 @@ class AttentionWidget(anywidget.AnyWidget):
             head = None if self.head_mean else self.head
             filename = default_filename(kind, self.layer, head, self.case)
             saved = self._save_copy(filename, pdf) if self.export_dir else None
-        except Exception as error:  # noqa: BLE001 - any failure must reach the user's screen
+        except Exception as error:
             self.send({**reply, "ok": False, "error": f"{type(error).__name__}: {error}"})
             return
         self.send({**reply, "ok": True, "filename": filename, "saved": saved}, [pdf])

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Encoded", "encode", "decode", "RELATIVE_ERROR_FLOOR"]
+__all__ = ["RELATIVE_ERROR_FLOOR", "Encoded", "decode", "encode"]
 
 # Values at or above this are promised a relative error <= 1e-3 on the wire.
 RELATIVE_ERROR_FLOOR = 1e-6

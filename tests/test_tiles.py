@@ -61,8 +61,12 @@ def test_top_links_are_strongest_first_with_ties_to_the_lower_index() -> None:
 
 def test_token_links_give_a_row_or_a_column() -> None:
     data = planted(n=50, cell=(7, 9))
-    np.testing.assert_array_equal(tiles.token_links(data, 0, 1, 0, "query", 7), data.matrix(0, 1)[7])
-    np.testing.assert_array_equal(tiles.token_links(data, 0, 1, 0, "key", 9), data.matrix(0, 1)[:, 9])
+    np.testing.assert_array_equal(
+        tiles.token_links(data, 0, 1, 0, "query", 7), data.matrix(0, 1)[7]
+    )
+    np.testing.assert_array_equal(
+        tiles.token_links(data, 0, 1, 0, "key", 9), data.matrix(0, 1)[:, 9]
+    )
     with pytest.raises(ValueError, match="'query' or 'key'"):
         tiles.token_links(data, 0, 1, 0, "cell", 0)
 

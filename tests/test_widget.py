@@ -90,7 +90,7 @@ def test_traits_follow_python_and_refuse_out_of_range_values() -> None:
 def test_initial_state_and_unknown_arguments() -> None:
     w = aw.AttentionWidget(pattern(), layer=1, head=2, gamma=2.0)
     assert (w.layer, w.head, w.gamma) == (1, 2, 2.0)
-    with pytest.raises(ValueError, match="layer: expected 0..1"):
+    with pytest.raises(ValueError, match=r"layer: expected 0..1"):
         aw.AttentionWidget(pattern(), layer=7)
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         aw.AttentionWidget(pattern(), colour="red")
@@ -133,7 +133,21 @@ def test_pooled_window_links_token_and_thumbnail_requests() -> None:
     w = aw.AttentionWidget(a, byte_budget=100)
     rec = Recorder(w)
     request = {"layer": 0, "head": 1, "case": 0}
-    w._on_message(w, {"type": "tile", "id": 1, **request, "q0": 2, "q1": 8, "k0": 0, "k1": 8, "rows": 3, "cols": 4}, [])
+    w._on_message(
+        w,
+        {
+            "type": "tile",
+            "id": 1,
+            **request,
+            "q0": 2,
+            "q1": 8,
+            "k0": 0,
+            "k1": 8,
+            "rows": 3,
+            "cols": 4,
+        },
+        [],
+    )
     content, buffers = rec.last()
     assert (content["rows"], content["cols"], content["fq"], content["fk"]) == (3, 4, 2, 2)
     pooled = wire.decode(buffers[0], content["dtype"], content["scale"]).reshape(3, 4)

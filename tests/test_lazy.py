@@ -1,0 +1,70 @@
+"""LazyAttention: weights computed on demand equal the weights computed in full."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import attn_widget as aw
+from attn_widget import tiles
+from attn_widget.lazy import LazyAttention
+
+
+def reference(q: torch.Tensor, k: torch.Tensor, scaling: float, causal: bool) -> np.ndarray:
+    heads, kv = q.shape[0], k.shape[0]
+    k = k.repeat_interleave(heads // kv, dim=0)
+    scores = q @ k.transpose(-1, -2) * scaling
+    if causal:
+        n, m = scores.shape[-2:]
+        scores = scores.masked_fill(torch.ones(n, m).triu(1 + m - n).bool(), float("-inf"))
+    return torch.softmax(scores, dim=-1).numpy()
+
+
+def make(causal: bool = True, n: int = 37, heads: int = 4, kv: int = 2, cases: int = 2):
+    gen = torch.Generator().manual_seed(0)
+    lengths = [n, n - 10][:cases]
+    queries = [[torch.randn(heads, m, 8, generator=gen) for _ in range(3)] for m in lengths]
+    keys = [[torch.randn(kv, m, 8, generator=gen) for _ in range(3)] for m in lengths]
+    tokens = [[f"t{i}" for i in range(m)] for m in lengths]
+    lazy = LazyAttention(queries, keys, tokens, scaling=8**-0.5, causal=causal)
+    return lazy, queries, keys
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_rows_equal_softmax_of_scaled_scores_with_grouped_heads(causal: bool) -> None:
+    lazy, queries, keys = make(causal)
+    for case in range(2):
+        expected = reference(queries[case][1], keys[case][1], 8**-0.5, causal)
+        for head in range(4):
+            np.testing.assert_allclose(lazy.matrix(1, head, case), expected[head], atol=1e-6)
+        np.testing.assert_allclose(lazy.matrix(1, None, case), expected.mean(0), atol=1e-6)
+        np.testing.assert_allclose(lazy.rows(1, 3, case, 5, 9), expected[3, 5:9], atol=1e-6)
+
+
+def test_rows_are_computed_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("attn_widget.lazy._BLOCK_SCORES", 50)
+    lazy, queries, keys = make(causal=True)
+    np.testing.assert_allclose(
+        lazy.matrix(2, 1, 0), reference(queries[0][2], keys[0][2], 8**-0.5, True)[1], atol=1e-6
+    )
+
+
+def test_a_lazy_widget_answers_from_queries_and_keys() -> None:
+    lazy, queries, keys = make()
+    w = aw.AttentionWidget(lazy)
+    assert w._meta["tier"] == "slices" and w._cube == b""
+    assert w._meta["cases"][1]["q"] == 27
+    pooled = tiles.tile(lazy, 0, 2, 0, max_rows=10, max_cols=10)
+    full = reference(queries[0][0], keys[0][0], 8**-0.5, True)[2]
+    np.testing.assert_allclose(pooled.values, tiles.max_pool(full, 4, 4), atol=1e-6)
+    with pytest.raises(ValueError, match=r"layer: expected 0..2"):
+        w.layer = 3
+
+
+def test_bad_shapes_are_refused() -> None:
+    q = [[torch.zeros(3, 4, 8)]]
+    with pytest.raises(ValueError, match="2 key heads do not divide 3 query heads"):
+        LazyAttention(q, [[torch.zeros(2, 4, 8)]], [list("abcd")], scaling=1.0, causal=False)
+    with pytest.raises(ValueError, match=r"case 0 has 3 x 3 tokens.*give 4 x 4"):
+        LazyAttention(q, [[torch.zeros(1, 4, 8)]], [list("abc")], scaling=1.0, causal=False)
