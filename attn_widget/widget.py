@@ -328,6 +328,15 @@ class AttentionWidget(anywidget.AnyWidget):
 
         return write_atomic(path, self._render(kind, **options))
 
+    def save_html(self, path: str | pathlib.Path, **options: Any) -> pathlib.Path:
+        """Write one self-contained HTML page of this view that works without a kernel.
+
+        See :func:`attn_widget.html.save_html` for the options and the size limit.
+        """
+        from .html import save_html
+
+        return save_html(self, path, **options)
+
     def _save_copy(self, filename: str, pdf: bytes) -> str:
         """Save a button export into ``export_dir`` without replacing an earlier file."""
         from .export import write_atomic

@@ -6,6 +6,7 @@
 import { paintPixels, contrast, lutColor, formatValue } from "./colormap.js";
 import { heatmapLayout } from "./geometry.js";
 import { prepareCanvas, fontOf } from "./draw.js";
+import { drawOverlay } from "./overlay.js";
 
 /**
  * @typedef {import("./source.js").Tile} Tile
@@ -66,7 +67,7 @@ export class HeatmapPicture {
 
   drawMatrix(ctx, s, layout) {
     const { tile } = s;
-    const key = `${s.gamma}|${s.max}|${s.lutName}`;
+    const key = `${s.gamma}|${s.max}|${s.lutName}|${s.overlay ? "o" : ""}`;
     if (tile !== this.imageTile || key !== this.imageKey) {
       this.image.width = tile.cols;
       this.image.height = tile.rows;
@@ -92,6 +93,9 @@ export class HeatmapPicture {
       tile.cols * tile.fk * cell,
       tile.rows * tile.fq * cell,
     );
+    if (s.overlay && tile.fq === 1 && tile.fk === 1) {
+      drawOverlay(ctx, s.overlay, layout, { max: s.max, gamma: s.gamma, lut: s.lut, base: s.overlay.channels.base });
+    }
     ctx.restore();
   }
 

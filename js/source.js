@@ -123,6 +123,17 @@ export class DataSource {
     return this.ask(key, msg, false);
   }
 
+  /**
+   * Analysis overlay channels of one slice (compare, stability, evolution), or null.
+   * @returns {{kind: string, channels: Record<string, Float32Array>, k: number, steps: number, scaleMax: number} | null}
+   */
+  overlay(want) {
+    const key = `overlay/${sliceKey(want)}`;
+    const hit = this.touch(key);
+    if (hit) return hit;
+    return this.ask(key, { type: "overlay", layer: want.layer, head: want.head, case: want.case }, false);
+  }
+
   /** Thumbnails of every head of one layer: values (heads, rows, cols), or null. */
   thumbs(want) {
     const key = `thumbs/${want.layer}/${want.case}/${want.size}`;
@@ -193,7 +204,7 @@ export class DataSource {
    * @returns {boolean} whether it was a data reply
    */
   receive(msg, buffers) {
-    if (!msg || !["tile", "links", "token", "thumbs"].includes(msg.type)) return false;
+    if (!msg || !["tile", "links", "token", "thumbs", "overlay"].includes(msg.type)) return false;
     const request = this.inFlight.get(msg.id);
     if (!request) return true;
     this.inFlight.delete(msg.id);
@@ -223,6 +234,14 @@ export class DataSource {
       const order = new Int32Array(copyBytes(buffers[0], n * 4));
       const weights = decodeValues(buffers[1], msg.dtype, msg.scale, 0, n);
       this.store(key, { order, weights, width: msg.width, q0: msg.q0, q1: msg.q1 });
+    } else if (msg.type === "overlay") {
+      /** @type {Record<string, Float32Array>} */
+      const channels = {};
+      msg.channels.forEach((name, i) => {
+        const count = name === "series" || name === "values" ? msg.q * msg.k * msg.steps : msg.q * msg.k;
+        channels[name] = decodeValues(buffers[i], "float32", 1, 0, count);
+      });
+      this.store(key, { kind: msg.kind, channels, k: msg.k, steps: msg.steps || 0, scaleMax: msg.scale_max });
     } else if (msg.type === "token") {
       this.store(key, { values: decodeValues(buffers[0], msg.dtype, msg.scale, 0, msg.count) });
     } else {

@@ -113,9 +113,13 @@ class AttentionView {
       element("button", { type: "button", class: "aw-button aw-reset-zoom", hidden: "" }, "reset zoom")
     );
     this.resetZoomButton.addEventListener("click", () => this.setWindow(null));
+    this.projectorButton = /** @type {HTMLButtonElement} */ (
+      element("button", { type: "button", class: "aw-button aw-projector-toggle", "aria-pressed": "false", title: "large type, thick lines, high contrast: for a projector" }, "projector")
+    );
+    this.projectorButton.addEventListener("click", () => this.save({ large: !this.model.get("large") }));
     const help = element("span", { class: "aw-button aw-help", tabindex: "0", title: HELP, "aria-label": HELP }, "?");
     this.status = element("span", { class: "aw-status", role: "status", "aria-live": "polite" });
-    toolbar.append(this.overviewButton, this.resetZoomButton, help, this.status);
+    toolbar.append(this.overviewButton, this.projectorButton, this.resetZoomButton, help, this.status);
 
     const views = element("div", { class: "aw-views" });
     this.heatCanvas = /** @type {HTMLCanvasElement} */ (
@@ -371,6 +375,7 @@ class AttentionView {
     this.syncControls(meta, st);
     const large = !!this.model.get("large");
     this.root.classList.toggle("aw-large", large);
+    this.projectorButton.setAttribute("aria-pressed", String(large));
     // Projector mode: large type, thick lines and a high-contrast colour map.
     const lutName = large ? "projector" : "viridis";
     this.lut = this.luts[lutName];
@@ -391,7 +396,13 @@ class AttentionView {
       this.showLoading();
       return;
     }
-    const max = overviewTile.max; // a max pool keeps the slice maximum
+    // Analysis views draw their overlay on the cells; it shares the colour scale.
+    const overlay = meta.analysis ? this.source.overlay(id) : null;
+    if (meta.analysis && !overlay) {
+      this.showLoading();
+      return;
+    }
+    const max = overlay ? overlay.scaleMax : overviewTile.max; // a max pool keeps the slice maximum
     const w = this.currentWindow();
     this.resetZoomButton.hidden = !this.window;
     const zoomed = this.window ? this.source.tile({ ...id, ...w, rows: maxSize, cols: maxSize }) : overviewTile;
@@ -401,7 +412,7 @@ class AttentionView {
     this.heat.draw({
       tile: zoomed || overviewTile, window: w, max, gamma: st.gamma, lut: this.lut, lutName,
       queryLabels: labels.queryLabels, keyLabels: labels.keyLabels, labelWidth: labels.width,
-      focus, box: this.box || null, theme, fontSize, maxSize,
+      focus, box: this.box || null, theme, fontSize, maxSize, overlay,
     });
 
     this.lines.place({ nq: full.q, nk: full.k, labelWidth: labels.width, fontSize, maxSize });
@@ -569,9 +580,10 @@ class AttentionView {
           formatValue(shown.value, 3),
           "value",
         ], ["", `rows ${shown.q0}–${shown.q1 - 1}, cols ${shown.k0}–${shown.k1 - 1} (zoom in for single cells)`]);
-      } else if (shown) {
+      } else if (shown && !meta.analysis) {
         rows.push(["value: ", formatValue(shown.value, this.heat.tile.exact ? 4 : 3), "value"]);
       }
+      if (meta.analysis) rows.push(...this.analysisRows(hit, st));
     } else {
       const tokens = hit.kind === "query" ? qTokens : kTokens;
       rows.push([`${hit.kind} ${hit.index}: `, tokens[hit.index]]);
@@ -588,6 +600,19 @@ class AttentionView {
     this.tooltip.style.left = `${event.clientX - box.left + 14}px`;
     this.tooltip.style.top = `${event.clientY - box.top + 14}px`;
     this.tooltip.hidden = false;
+  }
+
+  /** Tooltip rows of an analysis view: the numbers behind the cell, as the kernel named them. */
+  analysisRows(hit, st) {
+    const overlay = this.source.overlay({ layer: st.layer, head: st.mean ? -1 : st.head, case: st.case });
+    if (!overlay) return [];
+    const at = hit.q * overlay.k + hit.k;
+    return this.meta.analysis.tooltip.map(([label, channel, digits]) => {
+      const values = overlay.channels[channel];
+      const steps = channel === "values" ? overlay.steps : 1;
+      const shown = Array.from(values.subarray(at * steps, at * steps + steps), (v) => formatValue(v, digits || 3));
+      return [`${label}: `, shown.join(", "), "value"];
+    });
   }
 
   showStatus(text, isError = false, kind = "") {

@@ -1,0 +1,87 @@
+"""Kernel-side cost of long inputs: what the widget computes per slider step.
+
+For N tokens and a 12 x 12 model this prints, for weights held in memory
+(AttentionData, float16 storage) and for weights computed on demand from
+queries and keys (LazyAttention, random Q/K of head size 64):
+memory held, time for the 440 px max-pooled overview tile, the top-8 links of
+30 visible rows, one token's column, and one layer of 40 px thumbnails, plus
+the bytes each reply puts on the wire.
+
+    python bench/bench_tiles.py            # N = 512, 2048, 8192 (lazy only at 8192)
+    python bench/bench_tiles.py --quick    # N = 512
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from attn_widget import AttentionData, tiles, wire
+from attn_widget.lazy import LazyAttention
+
+LAYERS, HEADS, DIM = 12, 12, 64
+
+
+def timed(fn, repeat: int = 3) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def lazy_source(n: int) -> LazyAttention:
+    gen = torch.Generator().manual_seed(0)
+    queries = [[torch.randn(HEADS, n, DIM, generator=gen) for _ in range(LAYERS)]]
+    keys = [[torch.randn(HEADS, n, DIM, generator=gen) for _ in range(LAYERS)]]
+    return LazyAttention(queries, keys, [[str(i) for i in range(n)]], scaling=DIM**-0.5, causal=True)
+
+
+def eager_source(lazy: LazyAttention) -> AttentionData:
+    n = lazy.shape(0)[0]
+    cube = np.empty((LAYERS, HEADS, n, n), dtype=np.float16)
+    for layer in range(LAYERS):
+        for head in range(HEADS):
+            cube[layer, head] = lazy.matrix(layer, head)
+    return AttentionData(cube, lazy.tokens[0], dtype=np.float16)
+
+
+def report(name: str, n: int, source, held: int) -> None:
+    overview_s, t = timed(lambda: tiles.tile(source, 5, 3, 0, max_rows=440, max_cols=440))
+    overview_bytes = len(wire.encode(t.values, allow_half=t.values.size > 1 << 20).data)
+    links_s, (order, weights) = timed(lambda: tiles.top_links(source, 5, 3, 0, n // 2, n // 2 + 30, 8))
+    token_s, _ = timed(lambda: tiles.token_links(source, 5, 3, 0, "key", n // 3))
+    thumbs_s, thumbs = timed(lambda: tiles.thumbnails(source, 5, 0, 40), repeat=1)
+    mean_s, _ = timed(lambda: tiles.tile(source, 5, None, 0, max_rows=440, max_cols=440), repeat=1)
+    print(
+        f"{name:6} N={n:5}  held {held / 1e6:9.1f} MB | overview {overview_s * 1e3:7.1f} ms "
+        f"({overview_bytes / 1e3:6.1f} kB) | head-mean overview {mean_s * 1e3:7.1f} ms | "
+        f"links {links_s * 1e3:6.1f} ms ({order.nbytes + weights.nbytes} B) | "
+        f"token {token_s * 1e3:6.1f} ms | layer thumbnails {thumbs_s * 1e3:7.1f} ms "
+        f"({thumbs.size * 2 / 1e3:.0f} kB)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    sizes = [512] if args.quick else [512, 2048, 8192]
+    print(f"{LAYERS} layers x {HEADS} heads, head size {DIM}, torch threads {torch.get_num_threads()}")
+    for n in sizes:
+        lazy = lazy_source(n)
+        report("lazy", n, lazy, lazy.nbytes())
+        if n <= 2048:
+            eager = eager_source(lazy)
+            report("eager", n, eager, sum(v.nbytes for v in eager.values))
+        else:
+            print(f"eager  N={n:5}  held {LAYERS * HEADS * n * n * 2 / 1e9:.1f} GB as float16: not built")
+
+
+if __name__ == "__main__":
+    main()
