@@ -39,7 +39,9 @@ def lazy_source(n: int) -> LazyAttention:
     gen = torch.Generator().manual_seed(0)
     queries = [[torch.randn(HEADS, n, DIM, generator=gen) for _ in range(LAYERS)]]
     keys = [[torch.randn(HEADS, n, DIM, generator=gen) for _ in range(LAYERS)]]
-    return LazyAttention(queries, keys, [[str(i) for i in range(n)]], scaling=DIM**-0.5, causal=True)
+    return LazyAttention(
+        queries, keys, [[str(i) for i in range(n)]], scaling=DIM**-0.5, causal=True
+    )
 
 
 def eager_source(lazy: LazyAttention) -> AttentionData:
@@ -54,7 +56,9 @@ def eager_source(lazy: LazyAttention) -> AttentionData:
 def report(name: str, n: int, source, held: int) -> None:
     overview_s, t = timed(lambda: tiles.tile(source, 5, 3, 0, max_rows=440, max_cols=440))
     overview_bytes = len(wire.encode(t.values, allow_half=t.values.size > 1 << 20).data)
-    links_s, (order, weights) = timed(lambda: tiles.top_links(source, 5, 3, 0, n // 2, n // 2 + 30, 8))
+    links_s, (order, weights) = timed(
+        lambda: tiles.top_links(source, 5, 3, 0, n // 2, n // 2 + 30, 8)
+    )
     token_s, _ = timed(lambda: tiles.token_links(source, 5, 3, 0, "key", n // 3))
     thumbs_s, thumbs = timed(lambda: tiles.thumbnails(source, 5, 0, 40), repeat=1)
     mean_s, _ = timed(lambda: tiles.tile(source, 5, None, 0, max_rows=440, max_cols=440), repeat=1)
@@ -72,7 +76,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     sizes = [512] if args.quick else [512, 2048, 8192]
-    print(f"{LAYERS} layers x {HEADS} heads, head size {DIM}, torch threads {torch.get_num_threads()}")
+    print(
+        f"{LAYERS} layers x {HEADS} heads, head size {DIM}, torch threads {torch.get_num_threads()}"
+    )
     for n in sizes:
         lazy = lazy_source(n)
         report("lazy", n, lazy, lazy.nbytes())
@@ -80,7 +86,8 @@ def main() -> None:
             eager = eager_source(lazy)
             report("eager", n, eager, sum(v.nbytes for v in eager.values))
         else:
-            print(f"eager  N={n:5}  held {LAYERS * HEADS * n * n * 2 / 1e9:.1f} GB as float16: not built")
+            gigabytes = LAYERS * HEADS * n * n * 2 / 1e9
+            print(f"eager  N={n:5}  held {gigabytes:.1f} GB as float16: not built")
 
 
 if __name__ == "__main__":
