@@ -385,7 +385,26 @@ def _thumbs_reply(data: AttentionData, r: dict[str, Any], head: int | None):
     return {**header, "size": r["size"], "rows": rows, "cols": cols}, [payload]
 
 
+# Region detection runs on at most this many rows and columns; larger
+# matrices are max-pooled first and the regions scaled back to cells.
+_REGION_SIDE = 1024
+
+
+def _regions_reply(data: AttentionData, r: dict[str, Any], head: int | None):
+    from .analysis import find_regions
+
+    t = tiles.tile(data, r["layer"], head, r["case"], None, _REGION_SIDE, _REGION_SIDE)
+    q, k = data.shape(r["case"])
+    found = find_regions(t.values, n_regions=r.get("n", 5))
+    rects = [
+        [g.top * t.fq, g.left * t.fk, min(q, g.bottom * t.fq), min(k, g.right * t.fk)]
+        for g in found
+    ]
+    return {"regions": rects, "pooled": [t.fq, t.fk]}, []
+
+
 _DATA_REQUESTS = {
+    "regions": _regions_reply,
     "tile": _tile_reply,
     "links": _links_reply,
     "token": _token_reply,

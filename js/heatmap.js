@@ -60,6 +60,7 @@ export class HeatmapPicture {
     ctx.fillRect(0, 0, layout.width, layout.height);
     this.drawMatrix(ctx, s, layout);
     this.drawLabels(ctx, s, layout, font);
+    if (s.regions) this.drawRegions(ctx, s.regions, layout, theme, fontSize);
     this.drawFocus(ctx, s, layout);
     if (s.box) this.drawBox(ctx, s.box, layout, theme);
     this.drawColorBar(ctx, s, layout, fontOf(Math.max(10, fontSize - 1), theme.font));
@@ -153,6 +154,28 @@ export class HeatmapPicture {
       ctx.lineWidth = 2;
       ctx.strokeRect(colX(focus.k) - 1, rowY(focus.q) - 1, w + 2, w + 2);
     }
+  }
+
+  /** Boxes around detected regions, numbered strongest first. */
+  drawRegions(ctx, rects, layout, theme, fontSize) {
+    const { x0, y0, cell, q0, k0 } = layout;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(x0 - 2, y0 - 2, layout.matrixWidth + 4, layout.matrixHeight + 4);
+    ctx.clip();
+    ctx.font = `bold ${Math.max(10, fontSize)}px sans-serif`;
+    ctx.textBaseline = "top";
+    ctx.textAlign = "left";
+    rects.forEach(([top, left, bottom, right], i) => {
+      const x = x0 + (left - k0) * cell;
+      const y = y0 + (top - q0) * cell;
+      ctx.strokeStyle = "#ff2d55";
+      ctx.lineWidth = 2;
+      ctx.strokeRect(x, y, (right - left) * cell, (bottom - top) * cell);
+      ctx.fillStyle = "#ff2d55";
+      ctx.fillText(String(i + 1), x + 2, y + 1);
+    });
+    ctx.restore();
   }
 
   drawBox(ctx, box, layout, theme) {

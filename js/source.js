@@ -134,6 +134,14 @@ export class DataSource {
     return this.ask(key, { type: "overlay", layer: want.layer, head: want.head, case: want.case }, false);
   }
 
+  /** Detected regions of one slice: [[top, left, bottom, right], ...] half-open, strongest first. */
+  regions(want) {
+    const key = `regions/${sliceKey(want)}`;
+    const hit = this.touch(key);
+    if (hit) return hit;
+    return this.ask(key, { type: "regions", layer: want.layer, head: want.head, case: want.case }, false);
+  }
+
   /** Thumbnails of every head of one layer: values (heads, rows, cols), or null. */
   thumbs(want) {
     const key = `thumbs/${want.layer}/${want.case}/${want.size}`;
@@ -204,7 +212,7 @@ export class DataSource {
    * @returns {boolean} whether it was a data reply
    */
   receive(msg, buffers) {
-    if (!msg || !["tile", "links", "token", "thumbs", "overlay"].includes(msg.type)) return false;
+    if (!msg || !["tile", "links", "token", "thumbs", "overlay", "regions"].includes(msg.type)) return false;
     const request = this.inFlight.get(msg.id);
     if (!request) return true;
     this.inFlight.delete(msg.id);
@@ -234,6 +242,8 @@ export class DataSource {
       const order = new Int32Array(copyBytes(buffers[0], n * 4));
       const weights = decodeValues(buffers[1], msg.dtype, msg.scale, 0, n);
       this.store(key, { order, weights, width: msg.width, q0: msg.q0, q1: msg.q1 });
+    } else if (msg.type === "regions") {
+      this.store(key, { rects: msg.regions });
     } else if (msg.type === "overlay") {
       /** @type {Record<string, Float32Array>} */
       const channels = {};

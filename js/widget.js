@@ -113,13 +113,21 @@ class AttentionView {
       element("button", { type: "button", class: "aw-button aw-reset-zoom", hidden: "" }, "reset zoom")
     );
     this.resetZoomButton.addEventListener("click", () => this.setWindow(null));
+    this.regionsButton = /** @type {HTMLButtonElement} */ (
+      element("button", { type: "button", class: "aw-button aw-regions-toggle", "aria-pressed": "false", title: "draw the regions that stand out (attn_widget.regions)" }, "regions")
+    );
+    this.regionsButton.addEventListener("click", () => {
+      const on = this.regionsButton.getAttribute("aria-pressed") !== "true";
+      this.regionsButton.setAttribute("aria-pressed", String(on));
+      this.schedule();
+    });
     this.projectorButton = /** @type {HTMLButtonElement} */ (
       element("button", { type: "button", class: "aw-button aw-projector-toggle", "aria-pressed": "false", title: "large type, thick lines, high contrast: for a projector" }, "projector")
     );
     this.projectorButton.addEventListener("click", () => this.save({ large: !this.model.get("large") }));
     const help = element("span", { class: "aw-button aw-help", tabindex: "0", title: HELP, "aria-label": HELP }, "?");
     this.status = element("span", { class: "aw-status", role: "status", "aria-live": "polite" });
-    toolbar.append(this.overviewButton, this.projectorButton, this.resetZoomButton, help, this.status);
+    toolbar.append(this.overviewButton, this.regionsButton, this.projectorButton, this.resetZoomButton, help, this.status);
 
     const views = element("div", { class: "aw-views" });
     this.heatCanvas = /** @type {HTMLCanvasElement} */ (
@@ -408,11 +416,12 @@ class AttentionView {
     const zoomed = this.window ? this.source.tile({ ...id, ...w, rows: maxSize, cols: maxSize }) : overviewTile;
     const font = fontOf(fontSize, theme.font);
     const labels = this.labels(st.case, font);
+    const regions = this.regionsButton.getAttribute("aria-pressed") === "true" ? this.source.regions(id) : null;
     const focus = this.focus();
     this.heat.draw({
       tile: zoomed || overviewTile, window: w, max, gamma: st.gamma, lut: this.lut, lutName,
       queryLabels: labels.queryLabels, keyLabels: labels.keyLabels, labelWidth: labels.width,
-      focus, box: this.box || null, theme, fontSize, maxSize, overlay,
+      focus, box: this.box || null, theme, fontSize, maxSize, overlay, regions: regions && regions.rects,
     });
 
     this.lines.place({ nq: full.q, nk: full.k, labelWidth: labels.width, fontSize, maxSize });
