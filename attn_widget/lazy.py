@@ -132,13 +132,48 @@ class LazyAttention:
         torch = _torch()
         query = self.queries[case][layer][head, start:stop].float()
         key = self.keys[case][layer][head // (self.n_heads // self.kv_heads)].float()
-        scores = (query @ key.T) * self.scaling
+        scores = (query @ key.T).mul_(self.scaling)
         if self.causal:
             q, k = self.shape(case)
             rows = torch.arange(start, stop, device=scores.device)[:, None] + (k - q)
             cols = torch.arange(k, device=scores.device)[None, :]
-            scores = scores.masked_fill(cols > rows, float("-inf"))
+            scores.masked_fill_(cols > rows, float("-inf"))
         return torch.softmax(scores, dim=-1)
+
+    def _block(self, layer: int, head: int | None, case: int, start: int, stop: int) -> Any:
+        if head is None:
+            total = self._head_rows(layer, 0, case, start, stop)
+            for h in range(1, self.n_heads):
+                total += self._head_rows(layer, h, case, start, stop)
+            return total / self.n_heads
+        return self._head_rows(layer, head, case, start, stop)
+
+    def pooled_rows(
+        self,
+        layer: int,
+        head: int | None,
+        case: int,
+        start: int,
+        stop: int,
+        window: tuple[int, int],
+        factors: tuple[int, int],
+    ) -> np.ndarray:
+        """Rows ``start:stop``, columns ``window``, max-pooled by ``factors``, on the device.
+
+        Pooling before the copy to the CPU moves a screenful of values instead
+        of whole rows (used by :func:`attn_widget.tiles.tile`).
+        """
+        torch = _torch()
+        k0, k1 = window
+        fq, fk = factors
+        with torch.no_grad():
+            block = self._block(layer, head, case, start, stop)[:, k0:k1]
+            rows, cols = block.shape
+            pad_q, pad_k = -rows % fq, -cols % fk
+            if pad_q or pad_k:
+                block = torch.nn.functional.pad(block, (0, pad_k, 0, pad_q))
+            pooled = block.reshape((rows + pad_q) // fq, fq, (cols + pad_k) // fk, fk).amax((1, 3))
+            return pooled.cpu().numpy()
 
     def rows(self, layer: int, head: int | None, case: int, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` of one matrix as float32 on the CPU (``head=None``: head mean)."""
@@ -153,12 +188,7 @@ class LazyAttention:
         with torch.no_grad():
             for s in range(start, stop, step):
                 e = min(stop, s + step)
-                if head is None:
-                    block = sum(self._head_rows(layer, h, case, s, e) for h in range(self.n_heads))
-                    block = block / self.n_heads
-                else:
-                    block = self._head_rows(layer, head, case, s, e)
-                out[s - start : e - start] = block.cpu().numpy()
+                out[s - start : e - start] = self._block(layer, head, case, s, e).cpu().numpy()
         return out
 
     def matrix(self, layer: int, head: int | None, case: int = 0) -> np.ndarray:

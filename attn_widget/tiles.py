@@ -91,10 +91,15 @@ def tile(
     fk = math.ceil((k1 - k0) / max_cols) if max_cols else 1
     # Row blocks are whole multiples of fq so that no pooled block is split.
     step = max(fq, (_BLOCK_VALUES // max(1, k)) // fq * fq)
+    # A source that computes on a device pools there (LazyAttention.pooled_rows).
+    pooled_rows = getattr(source, "pooled_rows", None)
     parts = []
     for start in range(q0, q1, step):
         stop = min(q1, start + step)
-        parts.append(max_pool(source.rows(layer, head, case, start, stop)[:, k0:k1], fq, fk))
+        if pooled_rows is not None:
+            parts.append(pooled_rows(layer, head, case, start, stop, (k0, k1), (fq, fk)))
+        else:
+            parts.append(max_pool(source.rows(layer, head, case, start, stop)[:, k0:k1], fq, fk))
     return Tile(np.concatenate(parts), q0, q1, k0, k1, fq, fk)
 
 

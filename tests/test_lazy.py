@@ -68,3 +68,14 @@ def test_bad_shapes_are_refused() -> None:
         LazyAttention(q, [[torch.zeros(2, 4, 8)]], [list("abcd")], scaling=1.0, causal=False)
     with pytest.raises(ValueError, match=r"case 0 has 3 x 3 tokens.*give 4 x 4"):
         LazyAttention(q, [[torch.zeros(1, 4, 8)]], [list("abc")], scaling=1.0, causal=False)
+
+
+def test_pooling_on_the_device_equals_pooling_the_rows() -> None:
+    lazy, _, _ = make(causal=True, n=53)
+    full = lazy.matrix(2, 1, 0)
+    pooled = tiles.tile(lazy, 2, 1, 0, (3, 50, 7, 53), max_rows=8, max_cols=5)
+    np.testing.assert_allclose(pooled.values, tiles.max_pool(full[3:50, 7:53], 6, 10), atol=1e-6)
+    mean = tiles.tile(lazy, 2, None, 0, max_rows=10, max_cols=10)
+    np.testing.assert_allclose(
+        mean.values, tiles.max_pool(lazy.matrix(2, None, 0), 6, 6), atol=1e-6
+    )
