@@ -202,13 +202,13 @@ def find_regions(
        while that strictly improves the score, which undoes a step that only
        looked good while the rectangle was small. Regions with score <= 0
        (not brighter than their ring) are dropped.
-    4. **Merge.** Two regions that overlap or touch (an edge or a corner) and
-       whose inside means differ by at most ``similarity`` times the larger of
-       their contrasts ``d`` are replaced by their bounding box, grown again
-       but not trimmed, so that it still covers both (unless that box scores
-       <= 0: then both stay); repeated until nothing merges. A region inside a
-       stronger one (a seed that stalled on a plateau which a later seed grew
-       over) is dropped.
+    4. **Merge.** Two regions are linked when they overlap or touch (an edge
+       or a corner) and their inside means differ by at most ``similarity``
+       times the larger of their contrasts ``d``. Each linked group becomes its
+       bounding box, grown again but not trimmed, so that it still covers every
+       part (unless that box scores <= 0: then the parts stay); repeated until
+       nothing merges. A region inside a stronger one (a seed that stalled on a
+       plateau which a later seed grew over) is then dropped.
     5. **Order.** By score, highest first (ties: by position); the first
        ``n_regions`` are returned.
 
@@ -275,34 +275,59 @@ def find_regions(
     return [Region(*rect) for rect, _ in kept[:n_regions]]
 
 
+def _root(parent: list[int], x: int) -> int:
+    """Union-find root of ``x``, halving the path on the way."""
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
 def _merge(
     found: list[tuple[_Rect, float]], scorer: _Scorer, similarity: float
 ) -> list[tuple[_Rect, float]]:
-    """Merge touching regions with alike means into their grown bounding box, until none merge."""
-    regions = sorted(found, key=lambda item: (-item[1], item[0]))
-    merged = True
-    while merged:
-        merged = False
-        for x in range(len(regions)):
-            for y in range(x + 1, len(regions)):
-                a, b = regions[x][0], regions[y][0]
-                if not _touching(a, b):
+    """Merge touching regions with alike means into their grown bounding box, until none merge.
+
+    Each pass links every pair of regions that touch and are alike, and
+    replaces each linked group by one box at once, so the outcome does not
+    depend on which pair is looked at first (and duplicates, which are
+    trivially alike, collapse into one). A group whose box scores <= 0 stays
+    as it was. Every pass that goes on has fewer regions, so this ends.
+    """
+    regions = list(found)
+    while True:
+        count = len(regions)
+        parent = list(range(count))
+        means = [scorer.mean(rect) for rect, _ in regions]
+        contrasts = [scorer.contrast_and_score(rect)[0] for rect, _ in regions]
+        for x in range(count):
+            for y in range(x + 1, count):
+                if not _touching(regions[x][0], regions[y][0]):
                     continue
-                d_a = scorer.contrast_and_score(a)[0]
-                d_b = scorer.contrast_and_score(b)[0]
-                if abs(scorer.mean(a) - scorer.mean(b)) > similarity * max(d_a, d_b):
-                    continue
-                box = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                # No trimming: the merged region must keep covering both parts.
-                rect, score = scorer.grow(box, trim=False)
-                if score <= 0:
-                    # A box that is no brighter than its ring would lose both parts.
-                    continue
-                del regions[y]
-                regions[x] = (rect, score)
-                merged = True
-                break
-            if merged:
-                break
-        regions.sort(key=lambda item: (-item[1], item[0]))
-    return regions
+                if abs(means[x] - means[y]) <= similarity * max(contrasts[x], contrasts[y]):
+                    parent[_root(parent, y)] = _root(parent, x)
+        groups: dict[int, list[int]] = {}
+        for x in range(count):
+            groups.setdefault(_root(parent, x), []).append(x)
+        merged: list[tuple[_Rect, float]] = []
+        for members in groups.values():
+            parts = [regions[x][0] for x in members]
+            if len(parts) == 1:
+                merged.append(regions[members[0]])
+                continue
+            box = (
+                min(p[0] for p in parts),
+                min(p[1] for p in parts),
+                max(p[2] for p in parts),
+                max(p[3] for p in parts),
+            )
+            # No trimming: the merged region must keep covering all its parts.
+            rect, score = scorer.grow(box, trim=False)
+            if score > 0:
+                merged.append((rect, score))
+            else:
+                # A box no brighter than its ring would lose every part: keep them.
+                merged.extend(regions[x] for x in members)
+        if len(merged) == count:
+            return merged
+        regions = merged
