@@ -153,6 +153,14 @@ class _Scorer:
         return pick, value
 
 
+def _strength_key(item: tuple[_Rect, float]) -> tuple[float, _Rect]:
+    """Sort key: score descending, then position. Scores are rounded to 10
+    significant digits first, so that equal scores that differ only by the
+    summed-area table's round-off (the same shape at another place) are ties."""
+    rect, score = item
+    return -float(f"{score:.10g}"), rect
+
+
 def _touching(a: _Rect, b: _Rect) -> bool:
     """Overlapping or adjacent (sharing an edge or a corner) half-open rectangles."""
     return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
@@ -209,7 +217,8 @@ def find_regions(
        part (unless that box scores <= 0: then the parts stay); repeated until
        nothing merges. A region inside a stronger one (a seed that stalled on a
        plateau which a later seed grew over) is then dropped.
-    5. **Order.** By score, highest first (ties: by position); the first
+    5. **Order.** By score, highest first (ties, to 10 significant digits: by
+       position, top then left, bottom, right); the first
        ``n_regions`` are returned.
 
     Cost: one pass to build the table, one O(H * W) argmax per seed, then
@@ -266,7 +275,7 @@ def find_regions(
             found.append((rect, score))
 
     found = _merge(found, scorer, float(similarity))
-    found.sort(key=lambda item: (-item[1], item[0]))
+    found.sort(key=_strength_key)
     kept: list[tuple[_Rect, float]] = []
     for rect, score in found:
         # Sorted strongest first, so anything containing `rect` is stronger and kept already.

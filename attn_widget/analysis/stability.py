@@ -48,6 +48,7 @@ def stability_stats(
     * ``mean`` = the mean over axis 0;
     * ``std`` = the sample standard deviation over axis 0 with ``ddof=1``
       (divide by ``n - 1``: the runs are a sample of what training could give);
+      (exactly 0 where every run has the same value, not round-off);
     * ``spread`` = ``std / sqrt(n)`` (standard error of the mean, the default,
       ``spread="sem"``) or ``std`` itself (``spread="std"``); so SEM radii and
       std radii have the same pattern, only the absolute spread differs;
@@ -74,6 +75,10 @@ def stability_stats(
     stack = stack.astype(float_dtype(stack), copy=False)
     mean = stack.mean(axis=0)
     std = stack.std(axis=0, ddof=1)
+    # Runs that agree exactly have no spread, but the rounding of the mean can
+    # leave a std of ~1e-17 there, which the radius scaling would blow up to a
+    # full circle when nothing else varies. Zero it where min == max.
+    std = np.where(stack.min(axis=0) == stack.max(axis=0), std.dtype.type(0), std)
     width = std / np.sqrt(n).astype(std.dtype) if spread == "sem" else std
     return Stability(
         mean=mean,
