@@ -9,6 +9,7 @@ the bytes each reply puts on the wire.
 
     python bench/bench_tiles.py            # N = 512, 2048, 8192 (lazy only at 8192)
     python bench/bench_tiles.py --quick    # N = 512
+    python bench/bench_tiles.py --device cuda   # queries and keys on the GPU
 """
 
 from __future__ import annotations
@@ -35,10 +36,14 @@ def timed(fn, repeat: int = 3) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def lazy_source(n: int) -> LazyAttention:
+def lazy_source(n: int, device: str = "cpu") -> LazyAttention:
     gen = torch.Generator().manual_seed(0)
-    queries = [[torch.randn(HEADS, n, DIM, generator=gen) for _ in range(LAYERS)]]
-    keys = [[torch.randn(HEADS, n, DIM, generator=gen) for _ in range(LAYERS)]]
+
+    def randn() -> torch.Tensor:
+        return torch.randn(HEADS, n, DIM, generator=gen).to(device)
+
+    queries = [[randn() for _ in range(LAYERS)]]
+    keys = [[randn() for _ in range(LAYERS)]]
     return LazyAttention(
         queries, keys, [[str(i) for i in range(n)]], scaling=DIM**-0.5, causal=True
     )
@@ -74,6 +79,8 @@ def report(name: str, n: int, source, held: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="cpu", help="where queries and keys live: cpu, cuda")
+    parser.add_argument("--sizes", type=int, nargs="*", help="token counts (default 512 2048 8192)")
     args = parser.parse_args()
     sizes = [512] if args.quick else [512, 2048, 8192]
     print(
