@@ -82,17 +82,19 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="where queries and keys live: cpu, cuda")
     parser.add_argument("--sizes", type=int, nargs="*", help="token counts (default 512 2048 8192)")
     args = parser.parse_args()
-    sizes = [512] if args.quick else [512, 2048, 8192]
-    print(
-        f"{LAYERS} layers x {HEADS} heads, head size {DIM}, torch threads {torch.get_num_threads()}"
-    )
+    sizes = args.sizes or ([512] if args.quick else [512, 2048, 8192])
+    if args.device == "cuda":
+        where = torch.cuda.get_device_name()
+    else:
+        where = f"{torch.get_num_threads()} CPU threads"
+    print(f"{LAYERS} layers x {HEADS} heads, head size {DIM}, lazy on {args.device} ({where})")
     for n in sizes:
-        lazy = lazy_source(n)
+        lazy = lazy_source(n, args.device)
         report("lazy", n, lazy, lazy.nbytes())
-        if n <= 2048:
+        if n <= 2048 and args.device == "cpu":
             eager = eager_source(lazy)
             report("eager", n, eager, sum(v.nbytes for v in eager.values))
-        else:
+        elif n > 2048:
             gigabytes = LAYERS * HEADS * n * n * 2 / 1e9
             print(f"eager  N={n:5}  held {gigabytes:.1f} GB as float16: not built")
 
