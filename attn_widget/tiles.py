@@ -137,12 +137,15 @@ def token_links(
     if kind == "key":
         _check_window(q, k, 0, q, index, index + 1)
         step = max(1, _BLOCK_VALUES // max(1, k))
-        return np.concatenate(
-            [
-                source.rows(layer, head, case, s, min(q, s + step))[:, index]
-                for s in range(0, q, step)
-            ]
-        ).astype(np.float32)
+        pooled_rows = getattr(source, "pooled_rows", None)
+
+        def column(s: int) -> np.ndarray:
+            stop = min(q, s + step)
+            if pooled_rows is not None:  # only the column leaves the device
+                return pooled_rows(layer, head, case, s, stop, (index, index + 1), (1, 1))[:, 0]
+            return source.rows(layer, head, case, s, stop)[:, index]
+
+        return np.concatenate([column(s) for s in range(0, q, step)]).astype(np.float32)
     raise ValueError(f"kind: expected 'query' or 'key', got {kind!r}")
 
 
