@@ -79,3 +79,10 @@ def test_pooling_on_the_device_equals_pooling_the_rows() -> None:
     np.testing.assert_allclose(
         mean.values, tiles.max_pool(lazy.matrix(2, None, 0), 6, 6), atol=1e-6
     )
+
+
+def test_token_lines_of_a_lazy_source_match_the_matrix() -> None:
+    lazy, _, _ = make(causal=True, n=41)
+    full = lazy.matrix(1, 2, 0)
+    np.testing.assert_allclose(tiles.token_links(lazy, 1, 2, 0, "key", 7), full[:, 7], atol=1e-6)
+    np.testing.assert_allclose(tiles.token_links(lazy, 1, 2, 0, "query", 30), full[30], atol=1e-6)
