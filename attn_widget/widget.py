@@ -25,6 +25,7 @@ import numpy as np
 import traitlets
 
 from . import tiles, wire
+from ._files import write_atomic
 from .data import AttentionData
 from .lazy import LazyAttention
 
@@ -324,8 +325,6 @@ class AttentionWidget(anywidget.AnyWidget):
         The write is atomic and replaces an existing file at ``path``, since
         the caller named it. Returns the written path.
         """
-        from .export import write_atomic
-
         return write_atomic(path, self._render(kind, **options))
 
     def save_html(self, path: str | pathlib.Path, **options: Any) -> pathlib.Path:
@@ -339,8 +338,6 @@ class AttentionWidget(anywidget.AnyWidget):
 
     def _save_copy(self, filename: str, pdf: bytes) -> str:
         """Save a button export into ``export_dir`` without replacing an earlier file."""
-        from .export import write_atomic
-
         folder = pathlib.Path(self.export_dir).expanduser()
         target = folder / filename
         stem, suffix = target.stem, target.suffix
