@@ -196,8 +196,23 @@ export function linesHit(layout, x, y) {
   return null;
 }
 
+/**
+ * A token as it is shown: direction overrides and control characters made
+ * visible (a token must not reverse or hide its neighbours), an empty token as ∅.
+ * @param {string} text
+ */
+export function visibleToken(text) {
+  if (text === "") return "∅";
+  return text.replace(/[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.codePointAt(0);
+    if (code < 0x20) return String.fromCodePoint(0x2400 + code); // ␀..␟
+    if (code === 0x7f) return "␡";
+    return `⟨U+${code.toString(16).toUpperCase().padStart(4, "0")}⟩`;
+  });
+}
+
 /** Shorten a token label to `maxChars`, marking the cut with an ellipsis. */
 export function truncateLabel(text, maxChars = 16) {
-  const chars = Array.from(text);
-  return chars.length <= maxChars ? text : chars.slice(0, maxChars - 1).join("") + "…";
+  const chars = Array.from(visibleToken(text));
+  return chars.length <= maxChars ? chars.join("") : chars.slice(0, maxChars - 1).join("") + "…";
 }

@@ -3,7 +3,7 @@
 // buttons. An anywidget module.
 
 import { buildLut, COLORMAPS, formatValue } from "./colormap.js";
-import { heatmapHit, linesHit, truncateLabel, cellNear, matrixPoint, zoomWindow, panWindow, boxWindow } from "./geometry.js";
+import { heatmapHit, linesHit, truncateLabel, visibleToken, cellNear, matrixPoint, zoomWindow, panWindow, boxWindow } from "./geometry.js";
 import { HeatmapPicture } from "./heatmap.js";
 import { LinesPicture } from "./linesview.js";
 import { OverviewGrid, gridHit, THUMB } from "./overview.js";
@@ -581,7 +581,7 @@ class AttentionView {
     /** @type {[string, string, string?][]} */
     const rows = [];
     if (hit.kind === "cell") {
-      rows.push([`query ${hit.q}: `, qTokens[hit.q]], [`key ${hit.k}: `, kTokens[hit.k]]);
+      rows.push([`query ${hit.q}: `, visibleToken(qTokens[hit.q])], [`key ${hit.k}: `, visibleToken(kTokens[hit.k])]);
       const shown = this.heat.valueAt(hit.q, hit.k);
       if (shown && shown.pooled) {
         rows.push([
@@ -595,7 +595,7 @@ class AttentionView {
       if (meta.analysis) rows.push(...this.analysisRows(hit, st));
     } else {
       const tokens = hit.kind === "query" ? qTokens : kTokens;
-      rows.push([`${hit.kind} ${hit.index}: `, tokens[hit.index]]);
+      rows.push([`${hit.kind} ${hit.index}: `, visibleToken(tokens[hit.index])]);
     }
     // Token text goes in with textContent: it is shown, never parsed as HTML.
     this.tooltip.replaceChildren(

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { heatmapLayout, heatmapHit, labelStep, linesLayout, linesHit, rowY, truncateLabel, zoomWindow, panWindow, boxWindow, visibleRows } from "../geometry.js";
+import { heatmapLayout, heatmapHit, labelStep, linesLayout, linesHit, rowY, truncateLabel, zoomWindow, panWindow, boxWindow, visibleRows, visibleToken } from "../geometry.js";
 
 const base = { queryLabelWidth: 40, keyLabelHeight: 30 };
 
@@ -99,4 +99,12 @@ test("long token columns scroll instead of shrinking rows below readability", ()
   assert.deepEqual(linesHit(l, 2, rowY(l, 120)), { kind: "query", index: 120 });
   const clamped = linesLayout({ nq: 10, nk: 10, queryLabelWidth: 10, keyLabelWidth: 10, scrollTop: 500 });
   assert.equal(clamped.scrollTop, 0);
+});
+
+test("direction overrides, control characters and empty tokens are made visible", () => {
+  assert.equal(visibleToken("\u202eevil\u202c"), "⟨U+202E⟩evil⟨U+202C⟩");
+  assert.equal(visibleToken("a\tb\n"), "a␉b␊");
+  assert.equal(visibleToken(""), "∅");
+  assert.equal(visibleToken("<img src=x>"), "<img src=x>");
+  assert.equal(truncateLabel("\u202e"), "⟨U+202E⟩");
 });
