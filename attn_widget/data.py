@@ -269,7 +269,9 @@ class AttentionData:
             )
             first.values.append(other.values[0])
             first.tokens.append(other.tokens[0])
-            first.query_tokens.append(other.query_tokens[0])
+            # Self-attention shares one list for both axes: append to it once.
+            if first.query_tokens is not first.tokens:
+                first.query_tokens.append(other.query_tokens[0])
         first.is_cross = first.is_cross or target_tokens is not None
         first.raw_tokens = raw_tokens
         first.meta = dict(meta or {})
