@@ -1,0 +1,97 @@
+"""The capture point: an attention function registered with transformers.
+
+transformers' models call ``ALL_ATTENTION_FUNCTIONS[config._attn_implementation]``
+once per layer with the layer's queries and keys (after rotary embeddings).
+We register :func:`_capture_forward` under :data:`NAME`, switch the model to
+it for one forward pass and switch every config back afterwards. The function
+hands the layer to the active :class:`~attn_widget.extract.record.Recorder`,
+which records the weights and returns the output of transformers' own sdpa
+function, so the forward pass keeps its fast kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["NAME", "capturing", "restored"]
+
+# No "sdpa" in the name: transformers runs sdpa-specific checks on names containing it.
+NAME = "attn_widget_capture"
+_ACTIVE: ContextVar[Any] = ContextVar("attn_widget_recorder", default=None)
+_registered = False
+
+
+def _capture_forward(
+    module: Any, query: Any, key: Any, value: Any, attention_mask: Any, **kwargs: Any
+) -> tuple[Any, None]:
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    recorder = _ACTIVE.get()
+    if recorder is None:
+        # A model left switched (e.g. copied mid-capture) still runs correctly.
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    return recorder.attend(module, query, key, value, attention_mask, **kwargs)
+
+
+def _register() -> None:
+    global _registered
+    if _registered:
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+
+    AttentionInterface.register(NAME, _capture_forward)
+    # Without a mask function of its own, an unknown implementation gets no
+    # padding mask at all; the sdpa masks are what sdpa_attention_forward expects.
+    AttentionMaskInterface.register(NAME, ALL_MASK_ATTENTION_FUNCTIONS["sdpa"])
+    _registered = True
+
+
+def _configs(model: Any) -> list[Any]:
+    """Every config object of the model: its own, its submodels', their sub-configs."""
+    from transformers import PretrainedConfig
+
+    found: dict[int, Any] = {}
+    stack = [getattr(m, "config", None) for m in model.modules()]
+    while stack:
+        config = stack.pop()
+        if not isinstance(config, PretrainedConfig) or id(config) in found:
+            continue
+        found[id(config)] = config
+        stack.extend(getattr(config, key, None) for key in getattr(config, "sub_configs", {}))
+    return list(found.values())
+
+
+@contextlib.contextmanager
+def restored(model: Any) -> Iterator[None]:
+    """Put back every config's attention implementation on the way out, whatever happened."""
+    saved = [(c, getattr(c, "_attn_implementation_internal", None)) for c in _configs(model)]
+    try:
+        yield
+    finally:
+        for config, value in saved:
+            config._attn_implementation_internal = value
+
+
+@contextlib.contextmanager
+def capturing(model: Any, recorder: Any) -> Iterator[bool]:
+    """Run the body with ``model`` switched to the capture function and ``recorder`` active.
+
+    Yields False when the model cannot be switched (it does not use the
+    attention interface); the caller then falls back to eager attention.
+    """
+    _register()
+    token = _ACTIVE.set(recorder)
+    try:
+        with restored(model):
+            try:
+                model.set_attn_implementation(NAME)
+            except (ValueError, ImportError, AttributeError, KeyError):
+                yield False
+                return
+            yield getattr(model.config, "_attn_implementation", None) == NAME
+    finally:
+        _ACTIVE.reset(token)

@@ -1,0 +1,347 @@
+"""Recording each layer's attention as the model runs, cropped to every case's tokens.
+
+A :class:`Recorder` is handed each layer's queries and keys (from the
+registered attention function) or finished weights (from the eager
+fallback). It computes the weights one case and a few heads at a time, keeps
+only the case's own rows and columns (the attention mask says which), and
+moves them to the CPU in the storage dtype at once, so the device never holds
+more than one block of one layer. With ``lazy=True`` it keeps the cropped
+queries and keys instead, for :class:`~attn_widget.lazy.LazyAttention`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data import AttentionData
+from ..lazy import LazyAttention
+from .weights import attention_weights, scaling_of, slice_heads
+
+__all__ = ["Axis", "Recorder"]
+
+# Scores computed per block: 2**25 float32 values (128 MB) bounds the
+# temporary memory of one layer whatever the sequence length.
+BLOCK_SCORES = 1 << 25
+
+
+@dataclass
+class Axis:
+    """One side of a component's matrices: which padded positions are each case's tokens."""
+
+    length: int  # padded length the model sees
+    keep: list[torch.Tensor | None]  # per case: kept positions (None: all of them)
+    tokens: list[list[str]]
+    raw: list[list[str]]
+
+    @classmethod
+    def from_mask(cls, mask: torch.Tensor, tokens: list[list[str]], raw: list[list[str]]) -> Axis:
+        keep: list[torch.Tensor | None] = []
+        for row in mask.cpu():
+            index = torch.nonzero(row, as_tuple=True)[0]
+            keep.append(None if len(index) == len(row) else index)
+        return cls(length=mask.shape[1], keep=keep, tokens=tokens, raw=raw)
+
+    def count(self, case: int) -> int:
+        index = self.keep[case]
+        return self.length if index is None else len(index)
+
+
+@dataclass
+class Component:
+    """Query and key axes of one component (encoder, decoder, cross, attention)."""
+
+    queries: Axis
+    keys: Axis
+    cross: bool = False
+    layers: list[list[np.ndarray | None]] = field(default_factory=list)
+    lazy_q: list[list[torch.Tensor]] = field(default_factory=list)
+    lazy_k: list[list[torch.Tensor]] = field(default_factory=list)
+    scaling: set[float] = field(default_factory=set)
+    causal: set[bool] = field(default_factory=set)
+
+
+def _crop(
+    block: torch.Tensor, rows: torch.Tensor | None, cols: torch.Tensor | None
+) -> torch.Tensor:
+    """``block[..., rows, :][..., cols]`` with ``None`` meaning every position (no copy)."""
+    if rows is not None:
+        block = block.index_select(-2, rows.to(block.device))
+    if cols is not None:
+        block = block.index_select(-1, cols.to(block.device))
+    return block
+
+
+class Recorder:
+    """Collects per-layer attention for each component; see the module docstring.
+
+    Parameters
+    ----------
+    components:
+        Name -> :class:`Component` (the axes of each kind of attention).
+    component_of:
+        Maps an attention module to the name of its component.
+    dtype:
+        Storage dtype of the weights (float32 or float16).
+    lazy:
+        Keep queries and keys instead of weights.
+    """
+
+    def __init__(
+        self,
+        components: Mapping[str, Component],
+        component_of: Any,
+        *,
+        dtype: np.dtype,
+        lazy: bool = False,
+    ) -> None:
+        self.components = dict(components)
+        self.component_of = component_of
+        self.dtype = np.dtype(dtype)
+        self.lazy = lazy
+        self.calls = 0
+
+    # ------------------------------------------------------------- recording
+    def _component(self, module: Any) -> tuple[str, Component]:
+        name = self.component_of(module)
+        if name not in self.components:
+            raise ValueError(
+                f"{type(module).__name__} was called as {name!r} attention, but this run only "
+                f"has {list(self.components)} (the model's structure is not one attn_widget knows)"
+            )
+        return name, self.components[name]
+
+    def _check_shape(self, name: str, part: Component, q: int, k: int, cases: int) -> None:
+        layer = len(part.layers) + len(part.lazy_q[0] if part.lazy_q else [])
+        expected = (part.queries.length, part.keys.length)
+        if (q, k) != expected or cases != len(part.queries.keep):
+            raise ValueError(
+                f"{name} layer {layer}: the model attends over {q} x {k} positions in "
+                f"{cases} case(s); expected {expected[0]} x {expected[1]} in "
+                f"{len(part.queries.keep)} (tokens from the tokenizer), so the weights cannot "
+                "be labelled with tokens"
+            )
+
+    def attend(
+        self,
+        module: Any,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        **kwargs: Any,
+    ) -> tuple[torch.Tensor, None]:
+        """The registered attention function's body: record, then attend as sdpa does."""
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        self.calls += 1
+        name, part = self._component(module)
+        cases, heads, q, _ = query.shape
+        self._check_shape(name, part, q, key.shape[2], cases)
+        is_causal = kwargs.get("is_causal")
+        if is_causal is None:
+            is_causal = getattr(module, "is_causal", True)
+        # As sdpa: the causal pattern stands in for a mask only when there is none.
+        causal = bool(is_causal) and attention_mask is None and q > 1
+        scaling = scaling_of(query, kwargs)
+        softcap, sinks = kwargs.get("softcap"), kwargs.get("s_aux")
+        if self.lazy:
+            self._keep_queries_keys(name, part, query, key, attention_mask, causal, scaling, kwargs)
+            return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+        # sdpa cannot soft-cap or take sinks: those models get their output from our weights.
+        own_output = softcap is not None or sinks is not None
+        output = (
+            torch.empty(cases, q, heads, value.shape[-1], dtype=value.dtype, device=value.device)
+            if own_output
+            else None
+        )
+        per_case = [
+            np.empty((heads, part.queries.count(c), part.keys.count(c)), dtype=self.dtype)
+            for c in range(cases)
+        ]
+        group = heads // key.shape[1]
+        step = max(1, BLOCK_SCORES // max(1, q * key.shape[2]))
+        dropout = float(kwargs.get("dropout") or 0.0)
+        for c in range(cases):
+            for h0 in range(0, heads, step):
+                h1 = min(heads, h0 + step)
+                kv = torch.arange(h0, h1, device=key.device) // group
+                weights = attention_weights(
+                    query[c : c + 1, h0:h1],
+                    key[c : c + 1].index_select(1, kv),
+                    scaling=scaling,
+                    mask=slice_heads(attention_mask, c, h0, h1),
+                    causal=causal,
+                    position_bias=slice_heads(kwargs.get("position_bias"), c, h0, h1),
+                    softcap=softcap,
+                    sinks=None if sinks is None else sinks[h0:h1],
+                )
+                if output is not None:
+                    used = torch.nn.functional.dropout(weights, p=dropout, training=dropout > 0)
+                    mixed = torch.matmul(used.to(value.dtype), value[c : c + 1].index_select(1, kv))
+                    output[c : c + 1, :, h0:h1] = mixed.transpose(1, 2)
+                self._store(per_case[c], h0, h1, weights[0], part, c)
+        part.layers.append(list(per_case))
+        if output is not None:
+            return output, None
+        return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+    def _store(
+        self, out: np.ndarray, h0: int, h1: int, weights: torch.Tensor, part: Component, case: int
+    ) -> None:
+        block = _crop(weights, part.queries.keep[case], part.keys.keep[case])
+        if block.device.type != "cpu":
+            # Halve the copy when storing float16; the device block is freed right after.
+            block = block.to(torch.float16 if self.dtype == np.float16 else torch.float32).cpu()
+        out[h0:h1] = block.numpy()
+
+    def add_weights(self, name: str, weights: Any) -> None:
+        """Record one layer's finished ``(cases, heads, q, k)`` weights (the eager fallback)."""
+        part = self.components.get(name)
+        if part is None:
+            raise ValueError(
+                f"the model returned {name!r} attention; expected {list(self.components)}"
+            )
+        self.calls += 1
+        cases, heads, q, k = weights.shape
+        self._check_shape(name, part, q, k, cases)
+        per_case = [
+            np.empty((heads, part.queries.count(c), part.keys.count(c)), dtype=self.dtype)
+            for c in range(cases)
+        ]
+        for c in range(cases):
+            self._store(per_case[c], 0, heads, weights[c].detach().float(), part, c)
+        part.layers.append(list(per_case))
+
+    def _keep_queries_keys(
+        self,
+        name: str,
+        part: Component,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        mask: torch.Tensor | None,
+        causal: bool,
+        scaling: float,
+        kwargs: dict[str, Any],
+    ) -> None:
+        bias = kwargs.get("position_bias")
+        unsupported = [
+            what
+            for what, present in (
+                ("a position bias (T5-style)", bias is not None and bool(torch.any(bias != 0))),
+                ("soft-capping", kwargs.get("softcap") is not None),
+                ("attention sinks", kwargs.get("s_aux") is not None),
+            )
+            if present
+        ]
+        if unsupported:
+            raise ValueError(
+                f"lazy=True: {name} attention uses {', '.join(unsupported)}, which queries and "
+                "keys alone cannot reproduce; use lazy=False"
+            )
+        if not part.lazy_q:
+            part.lazy_q = [[] for _ in range(query.shape[0])]
+            part.lazy_k = [[] for _ in range(query.shape[0])]
+        for c in range(query.shape[0]):
+            rows, cols = part.queries.keep[c], part.keys.keep[c]
+            q_c = query[c] if rows is None else query[c].index_select(1, rows.to(query.device))
+            k_c = key[c] if cols is None else key[c].index_select(1, cols.to(key.device))
+            part.lazy_q[c].append(q_c.detach().clone())
+            part.lazy_k[c].append(k_c.detach().clone())
+            if q_c.shape[1] < 2:
+                continue  # one query row is both causal and full: it decides nothing
+            if mask is None:
+                part.causal.add(causal)
+            else:
+                part.causal.add(self._mask_pattern(name, mask, c, rows, cols))
+        part.scaling.add(scaling)
+
+    @staticmethod
+    def _mask_pattern(
+        name: str,
+        mask: torch.Tensor,
+        case: int,
+        rows: torch.Tensor | None,
+        cols: torch.Tensor | None,
+    ) -> bool:
+        """Whether a case's mask, cropped to its tokens, is causal (True) or full (False)."""
+        block = slice_heads(mask, case, 0, 1)[0, 0]
+        block = _crop(block, rows, cols)
+        allowed = block if block.dtype == torch.bool else block > torch.finfo(block.dtype).min / 2
+        if bool(allowed.all()):
+            return False
+        q, k = allowed.shape
+        lower = torch.ones(q, k, dtype=torch.bool, device=allowed.device).tril_(k - q)
+        if bool(torch.equal(allowed, lower)):
+            return True
+        raise ValueError(
+            f"lazy=True: {name} attention uses a mask that is neither full nor causal "
+            "(e.g. a sliding window); use lazy=False"
+        )
+
+    # ---------------------------------------------------------------- results
+    @property
+    def empty(self) -> bool:
+        return self.calls == 0
+
+    def result(self, meta: Mapping[str, Any]) -> dict[str, AttentionData | LazyAttention]:
+        """One AttentionData (or LazyAttention) per component that was called."""
+        out: dict[str, AttentionData | LazyAttention] = {}
+        for name, part in self.components.items():
+            info = {**meta, "component": name}
+            targets = part.queries.tokens if part.cross else None
+            if part.cross:
+                info["raw_query_tokens"] = part.queries.raw
+            if self.lazy:
+                if not part.lazy_q:
+                    continue
+                if len(part.scaling) != 1 or len(part.causal) > 1:
+                    raise ValueError(
+                        f"lazy=True: {name} layers differ in scaling or causality "
+                        f"({sorted(part.scaling)}, {sorted(part.causal)}); use lazy=False"
+                    )
+                out[name] = LazyAttention(
+                    part.lazy_q,
+                    part.lazy_k,
+                    part.keys.tokens,
+                    target_tokens=targets,
+                    scaling=part.scaling.pop(),
+                    causal=part.causal.pop() if part.causal else False,
+                    meta=info,
+                    raw_tokens=part.keys.raw,
+                )
+                continue
+            if not part.layers:
+                continue
+            cases = self._stack(part)
+            out[name] = AttentionData.from_cases(
+                cases,
+                part.keys.tokens,
+                target_tokens=targets,
+                dtype=self.dtype,
+                raw_tokens=part.keys.raw,
+                meta=info,
+            )
+        return out
+
+    @staticmethod
+    def _stack(part: Component) -> list[np.ndarray]:
+        """Per-case ``(layers, heads, q, k)`` arrays, releasing each layer block once copied.
+
+        Memory then peaks at the weights plus one block, not twice the weights.
+        """
+        cases: list[np.ndarray] = []
+        for c in range(len(part.layers[0])):
+            first = part.layers[0][c]
+            assert first is not None
+            cube = np.empty((len(part.layers), *first.shape), dtype=first.dtype)
+            for layer, blocks in enumerate(part.layers):
+                cube[layer] = blocks[c]
+                blocks[c] = None
+            cases.append(cube)
+        part.layers.clear()
+        return cases
