@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -69,15 +70,18 @@ def test_eval_no_grad_weights_equal_softmax_by_hand(batch_first: bool) -> None:
         src, tgt = src.transpose(0, 1), tgt.transpose(0, 1)
     mask = model.generate_square_subsequent_mask(5)
     assert torch.backends.mha.get_fastpath_enabled()
+    fast = mock.patch.object(
+        torch, "_transformer_encoder_layer_fwd", wraps=torch._transformer_encoder_layer_fwd
+    )
     with torch.no_grad():
-        skipped, handles = _inputs_of_every_attention(model)
-        plain = model(src, tgt, tgt_mask=mask, tgt_is_causal=True)
-        for h in handles:
-            h.remove()
-        if batch_first:  # PyTorch's fast path runs the encoder without its attention modules
-            assert not [name for name, _, _ in skipped if name.startswith("encoder")]
-        with aw.capture_attention(model) as captured:
+        with fast as fused:
+            plain = model(src, tgt, tgt_mask=mask, tgt_is_causal=True)
+        # batch_first: PyTorch's fast path runs the encoder layers fused, without
+        # calling their attention modules.
+        assert fused.call_count == (2 if batch_first else 0)
+        with fast as fused, aw.capture_attention(model) as captured:
             out = model(src, tgt, tgt_mask=mask, tgt_is_causal=True)
+        assert fused.call_count == 0
         seen, handles = _inputs_of_every_attention(model)
         with aw.capture_attention(model):
             model(src, tgt, tgt_mask=mask, tgt_is_causal=True)
