@@ -1,0 +1,207 @@
+"""Static, publication-ready PDF figures of attention, drawn by matplotlib.
+
+* :func:`render_pdf` — ``"heatmap"``, ``"lines"`` or ``"grid"`` as PDF bytes,
+  with the view's state (layer, head or head mean, case, gamma, locked
+  selection). Same input, same bytes.
+* :func:`write_atomic` — write bytes through a temporary file and a rename.
+* :func:`default_filename` — e.g. ``attention_L3_H5_case0_heatmap.pdf``.
+
+Nothing here touches pyplot or the user's rcParams: figures are plain
+``matplotlib.figure.Figure`` objects drawn under a pinned ``rc_context``, so
+export works headless (no display, no backend switch) and leaves the
+notebook's matplotlib settings as they were.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .._files import write_atomic
+from ..data import AttentionData
+from .common import save_pdf, style, title_for
+from .grid import grid_figure, grid_panels, grid_title, parse_grid_options
+from .heatmap import heatmap_figure, parse_heatmap_options
+from .lines import lines_figure, parse_lines_options
+
+__all__ = ["KINDS", "default_filename", "render_pdf", "write_atomic"]
+
+KINDS = ("heatmap", "lines", "grid")
+
+
+def _check_kind(kind: Any) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of 'heatmap', 'lines', 'grid'; got {kind!r}")
+    return str(kind)
+
+
+def _check_gamma(gamma: Any) -> float:
+    if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, (int, float, np.number)):
+        raise ValueError(f"gamma: expected a finite number > 0, got {gamma!r}")
+    value = float(gamma)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"gamma: expected a finite number > 0, got {gamma!r}")
+    return value
+
+
+def _check_selection(selection: Any, q: int, k: int) -> dict[str, int | str] | None:
+    """The view's locked selection, checked against the ``q x k`` matrix."""
+    if not selection:
+        return None
+    expected = (
+        "selection: expected None, {'kind': 'query'|'key', 'index': i} or "
+        f"{{'kind': 'cell', 'q': i, 'k': j}} inside the {q} x {k} matrix; got {selection!r}"
+    )
+    if not isinstance(selection, Mapping):
+        raise ValueError(expected)
+
+    def index(name: str, limit: int) -> int:
+        value = selection.get(name)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise ValueError(expected)
+        if not 0 <= value < limit:
+            raise ValueError(expected)
+        return int(value)
+
+    kind = selection.get("kind")
+    if kind == "query":
+        return {"kind": "query", "index": index("index", q)}
+    if kind == "key":
+        return {"kind": "key", "index": index("index", k)}
+    if kind == "cell":
+        return {"kind": "cell", "q": index("q", q), "k": index("k", k)}
+    raise ValueError(expected)
+
+
+def render_pdf(
+    data: AttentionData,
+    kind: str,
+    *,
+    layer: int = 0,
+    head: int | None = 0,
+    case: int = 0,
+    gamma: float = 1.0,
+    selection: dict | None = None,
+    **options: Any,
+) -> bytes:
+    """Render one figure of ``data`` as PDF bytes (one page, vector text, embedded matrix).
+
+    Parameters
+    ----------
+    data:
+        The attention (``AttentionData`` or anything with its reading API).
+    kind:
+        ``"heatmap"``, ``"lines"`` or ``"grid"``.
+    layer, head, case:
+        The slice, as the view's sliders; ``head=None`` is the mean over heads.
+    gamma:
+        The view's contrast: colour (and line opacity) is ``(v / slice max) ** gamma``.
+    selection:
+        The view's locked selection: ``{"kind": "query" | "key", "index": i}``
+        or ``{"kind": "cell", "q": i, "k": j}``. The heatmap outlines it and
+        marks its labels; the lines figure shows only that token's lines (a
+        cell: all lines dimmed and the cell's line highlighted, as the view).
+        The grid ignores it.
+
+    Options for ``"heatmap"``
+        ``cmap`` (name or Colormap, default ``"viridis"``); ``top_n`` (print the
+        n largest values, exactly n, ties by position, and bold their labels);
+        ``enlarge`` (True or a factor 1..8: rows/columns of top cells drawn
+        wider; needs ``top_n``); ``regions`` (half-open ``(top, left, bottom,
+        right[, label])`` boxes); ``split`` (1..N-1, separators) with
+        ``split_names`` (two names) and ``split_panels`` (the whole plus the four
+        blocks); ``causal`` (mask the upper triangle; default: when the data is
+        causal); ``size`` (matrix side in inches, default 6.5); ``title``.
+    Options for ``"lines"``
+        ``top_k`` (links per query without a selection; default as the view:
+        all up to 128 x 128, else 8), ``threshold`` (hide links under this
+        fraction of the maximum), ``color``, ``size`` (height in inches), ``title``.
+    Options for ``"grid"``
+        ``heads`` (``"all"`` or ``"mean"``), ``layers`` (``"all"`` or
+        ``"current"``: only ``layer``), ``per_row`` (default 4; a row per layer
+        for the full layer x head grid), ``cmap``, ``causal``, ``size`` (width
+        in inches, default 7), ``title``.
+
+    Unknown kinds or options, and out-of-range values, raise ``ValueError``
+    saying what is allowed.
+    """
+    kind = _check_kind(kind)
+    data.check_index(layer=layer, case=case)
+    if head is not None:
+        data.check_index(head=head)
+    gamma = _check_gamma(gamma)
+    q, k = data.shape(case)
+    chosen = _check_selection(selection, q, k)
+    query_tokens, key_tokens = data.query_tokens[case], data.tokens[case]
+    with style():
+        if kind == "heatmap":
+            hopts = parse_heatmap_options(options, q, k)
+            title = hopts.title if hopts.title is not None else title_for(layer, head, case)
+            causal = hopts.causal if hopts.causal is not None else data.is_causal(case)
+            fig = heatmap_figure(
+                data.matrix(layer, head, case),
+                query_tokens,
+                key_tokens,
+                title=title,
+                gamma=gamma,
+                selection=chosen,
+                opts=hopts,
+                causal=causal,
+            )
+        elif kind == "lines":
+            lopts = parse_lines_options(options, q, k)
+            title = lopts.title if lopts.title is not None else title_for(layer, head, case)
+            fig = lines_figure(
+                data.matrix(layer, head, case),
+                query_tokens,
+                key_tokens,
+                title=title,
+                gamma=gamma,
+                selection=chosen,
+                opts=lopts,
+            )
+        else:
+            gopts = parse_grid_options(options, q, k)
+            panels, per_row = grid_panels(data.n_layers, data.n_heads, layer, gopts)
+            title = gopts.title if gopts.title is not None else grid_title(case, layer, gopts)
+            causal = gopts.causal if gopts.causal is not None else data.is_causal(case)
+            fig = grid_figure(
+                [data.matrix(lay, h, case) for lay, h, _ in panels],
+                [name for _, _, name in panels],
+                query_tokens,
+                key_tokens,
+                per_row=per_row,
+                title=title,
+                gamma=gamma,
+                opts=gopts,
+                causal=causal,
+            )
+        return save_pdf(fig, title)
+
+
+def default_filename(
+    kind: str,
+    layer: int,
+    head: int | None,
+    case: int,
+    *,
+    heads: str = "all",
+    layers: str = "all",
+) -> str:
+    """The file name a figure is saved under, e.g. ``attention_L3_H5_case0_heatmap.pdf``.
+
+    ``head=None`` (head mean) gives ``attention_L3_mean_case0_lines.pdf``. A grid
+    is ``attention_case0_grid.pdf``; with the grid options ``layers="current"``
+    it names the layer (``attention_L3_case0_grid.pdf``) and ``heads="mean"``
+    adds ``_mean``, so different grids do not overwrite each other.
+    """
+    kind = _check_kind(kind)
+    if kind == "grid":
+        where = f"L{layer}_" if layers == "current" else ""
+        suffix = "_mean" if heads == "mean" else ""
+        return f"attention_{where}case{case}_grid{suffix}.pdf"
+    head_part = "mean" if head is None else f"H{head}"
+    return f"attention_L{layer}_{head_part}_case{case}_{kind}.pdf"

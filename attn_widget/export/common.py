@@ -1,0 +1,389 @@
+"""What every exported figure shares: style, colour rule, token text, label thinning, saving.
+
+The colour rule is the view's contrast (js/colormap.js): a value ``v`` of a
+slice whose maximum is ``m`` gets ``cmap((v / m) ** gamma)``, which is
+matplotlib's ``PowerNorm(gamma, vmin=0, vmax=m)``. The colour bar is drawn
+from the same norm, so it shows real values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import re
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Colormap, PowerNorm
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Affine2D
+
+__all__ = [
+    "HIGHLIGHT",
+    "LINE_COLOR",
+    "MASK_COLOR",
+    "MASK_RGB",
+    "REGION_COLOR",
+    "Page",
+    "check_int",
+    "colorbar",
+    "colorbar_extent",
+    "colorize",
+    "format_value",
+    "get_cmap",
+    "label_font_size",
+    "label_text",
+    "pick_labels",
+    "power_norm",
+    "save_pdf",
+    "style",
+    "text_width",
+    "title_for",
+    "visible_token",
+]
+
+# The view's light-theme colours (js/theme.js), so a PDF reads like the widget.
+HIGHLIGHT = "#d84315"
+LINE_COLOR = "#1f5fae"
+REGION_COLOR = "#ff2d55"
+# Masked (causal upper triangle) cells: a light neutral grey, distinct from
+# every colour of the sequential maps and from the white page.
+MASK_COLOR = (0.93, 0.93, 0.93)
+MASK_RGB = np.array([round(c * 255) for c in MASK_COLOR], dtype=np.uint8)
+
+# Token labels: below this pitch (font size times this) neighbours would touch.
+LABEL_PITCH = 1.12
+MIN_LABEL_FONT = 6.5
+MAX_LABEL_FONT = 8.5
+MAX_LABEL_CHARS = 16
+TICK_PT = 2.0  # tick mark length
+LABEL_GAP = 3.5  # from the matrix edge to a label
+TITLE_FONT = 9.5
+COLORBAR_WIDTH = 9.0
+COLORBAR_FONT = 7.0
+MARGIN = 4.0  # page margin
+
+# Every setting a figure depends on is pinned here, so the user's rcParams
+# (usetex, a dark style, another font) can neither break nor change a PDF.
+_STYLE: dict[str, Any] = {
+    "pdf.fonttype": 42,  # TrueType: vector text that pypdf and readers can extract
+    "pdf.compression": 6,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
+    "font.size": 8,
+    "font.weight": "normal",
+    "text.usetex": False,
+    # Tokens are data: "$x$" must stay "$x$", not become mathtext (or a parse error).
+    "text.parse_math": False,
+    "axes.formatter.use_mathtext": False,
+    "axes.unicode_minus": False,
+    "axes.linewidth": 0.5,
+    "axes.edgecolor": "#333333",
+    "axes.facecolor": "white",
+    "axes.titlesize": 9,
+    "axes.titleweight": "normal",
+    "axes.titlepad": 4,
+    "figure.facecolor": "white",
+    "figure.dpi": 72,
+    "savefig.dpi": 300,  # only the colour bar's gradient is rasterised
+    "savefig.facecolor": "white",
+    "savefig.transparent": False,
+    "text.color": "#1a1a1a",
+    "xtick.color": "#333333",
+    "ytick.color": "#333333",
+    "xtick.major.width": 0.4,
+    "ytick.major.width": 0.4,
+    "xtick.major.size": 2,
+    "ytick.major.size": 2,
+    "xtick.major.pad": 1.5,
+    "ytick.major.pad": 1.5,
+    "xtick.direction": "out",
+    "ytick.direction": "out",
+    "image.interpolation": "none",
+    "image.resample": False,
+    "path.simplify": True,
+    "hatch.linewidth": 0.5,
+}
+
+# A missing glyph (CJK, emoji with DejaVu Sans) is drawn as an empty box by
+# matplotlib; the token stays in the text layer through ToUnicode. That is the
+# graceful degradation we want, so the per-glyph warnings are noise here.
+_GLYPH_WARNING = r"Glyph .* missing from (current )?font"
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """Pinned rcParams and quiet missing-glyph warnings, restored on exit."""
+    with matplotlib.rc_context(_STYLE), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_GLYPH_WARNING)
+        yield
+
+
+def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    """``value`` as an int in ``lo..hi`` (``hi`` None: no upper bound), else a ValueError."""
+    allowed = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}: expected an integer {allowed}, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        raise ValueError(f"{name}: expected an integer {allowed}, got {value}")
+    return int(value)
+
+
+def check_size(name: str, value: Any, lo: float, hi: float) -> float:
+    """A finite float in ``lo..hi`` (figure sizes in inches, factors)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"{name}: expected a number in {lo:g}..{hi:g}, got {value!r}")
+    number = float(value)
+    if not (math.isfinite(number) and lo <= number <= hi):
+        raise ValueError(f"{name}: expected a number in {lo:g}..{hi:g}, got {value!r}")
+    return number
+
+
+def get_cmap(cmap: str | Colormap) -> Colormap:
+    """A matplotlib colour map by name (or as given), with a helpful error."""
+    if isinstance(cmap, Colormap):
+        return cmap
+    if not isinstance(cmap, str):
+        raise ValueError(f"cmap: expected a matplotlib colour map name, got {cmap!r}")
+    try:
+        return matplotlib.colormaps[cmap]
+    except KeyError:
+        raise ValueError(
+            f"cmap: unknown colour map {cmap!r}; perceptually uniform choices are "
+            "'viridis', 'magma', 'inferno', 'plasma', 'cividis', or a sequential map such as "
+            "'Blues' (any name in matplotlib.colormaps works)"
+        ) from None
+
+
+def power_norm(vmax: float, gamma: float) -> PowerNorm:
+    """The view's contrast as a norm; an all-zero slice gets a 0..1 scale (all cells at 0)."""
+    top = float(vmax) if vmax > 0 else 1.0
+    return PowerNorm(gamma=gamma, vmin=0.0, vmax=top, clip=True)
+
+
+def colorize(
+    matrix: np.ndarray, norm: PowerNorm, cmap: Colormap, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """RGB bytes ``(rows, cols, 3)``, one pixel a cell; ``mask`` True cells get MASK_COLOR.
+
+    Built here rather than by ``imshow`` so that the PDF holds exactly one
+    pixel per cell (imshow's own resampling drops cells on long inputs) and
+    so that the image has no alpha channel to embed.
+    """
+    rgb = cmap(norm(matrix), bytes=True)[..., :3]
+    if mask is not None:
+        rgb[mask] = MASK_RGB
+    return np.ascontiguousarray(rgb)
+
+
+def luminance(rgb: Sequence[float]) -> float:
+    """Relative luminance 0..1 of 0..255 RGB (Rec. 709 weights, as the view uses)."""
+    r, g, b = (float(c) / 255.0 for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+_CONTROL = re.compile("[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _show_control(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀..␟
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"⟨U+{code:04X}⟩"
+
+
+def visible_token(text: str) -> str:
+    """A token as the view shows it (js/geometry.js visibleToken).
+
+    Control characters and direction overrides are made visible (a token must
+    not reverse or hide its neighbours); the empty token is ``∅``.
+    """
+    if text == "":
+        return "∅"
+    return _CONTROL.sub(_show_control, text)
+
+
+def label_text(text: str, max_chars: int = MAX_LABEL_CHARS) -> str:
+    """A token label, shortened with an ellipsis like the view's ``truncateLabel``."""
+    shown = visible_token(text)
+    return shown if len(shown) <= max_chars else shown[: max_chars - 1] + "…"
+
+
+def label_font_size(cell_pt: float) -> float:
+    """Font size for labels on cells ``cell_pt`` points apart: as large as fits, within limits."""
+    return min(MAX_LABEL_FONT, max(MIN_LABEL_FONT, cell_pt / LABEL_PITCH))
+
+
+def _nice_step(step: int) -> int:
+    """The smallest of 1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 40, 50, 64, ... that is >= ``step``."""
+    candidates: set[int] = set()
+    for power in range(0, 7):
+        for mantissa in (1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 40, 50, 64):
+            candidates.add(mantissa * 10**power)
+    return min(c for c in candidates if c >= step)
+
+
+def pick_labels(centres: np.ndarray, pitch: float, priority: Iterable[int] = ()) -> list[int]:
+    """Indices of the tokens to label so that no two labels are closer than ``pitch``.
+
+    ``centres``: label positions along the axis in points (increasing).
+    ``priority`` indices (the locked token, tokens of top cells) are placed
+    first, in the order given; then every k-th token, k the smallest "nice"
+    step that clears ``pitch`` on the narrowest cells. A candidate that would
+    come closer than ``pitch`` to a label already placed is skipped, so labels
+    never overlap whatever the priorities. Returns sorted indices.
+    """
+    centres = np.asarray(centres, dtype=float)
+    n = centres.size
+    if n == 0:
+        return []
+    gaps = np.diff(centres)
+    narrowest = float(gaps.min()) if gaps.size else math.inf
+    # A hair of tolerance: a pitch that exactly matches the cells must label them all.
+    step = 1 if narrowest >= pitch * (1 - 1e-9) else _nice_step(math.ceil(pitch / narrowest))
+    placed: list[float] = []  # sorted positions already taken
+    chosen: list[int] = []
+
+    def fits(x: float) -> bool:
+        i = int(np.searchsorted(placed, x))
+        left_ok = i == 0 or x - placed[i - 1] >= pitch * (1 - 1e-9)
+        right_ok = i == len(placed) or placed[i] - x >= pitch * (1 - 1e-9)
+        return left_ok and right_ok
+
+    seen: set[int] = set()
+    for index in [*priority, *range(0, n, step)]:
+        if index in seen or not 0 <= index < n:
+            continue
+        seen.add(index)
+        x = float(centres[index])
+        if fits(x):
+            placed.insert(int(np.searchsorted(placed, x)), x)
+            chosen.append(index)
+    return sorted(chosen)
+
+
+def format_value(value: float) -> str:
+    """A cell value as printed in a cell: two decimals, or two significant digits when tiny."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 0.005:
+        return f"{value:.2f}"
+    return f"{value:.1e}"
+
+
+def title_for(layer: int, head: int | None, case: int) -> str:
+    """``layer L · head H · case C`` (``head mean`` for the mean over heads)."""
+    head_part = "head mean" if head is None else f"head {head}"
+    return f"layer {layer} · {head_part} · case {case}"
+
+
+def colorbar_label(gamma: float) -> str:
+    """The colour bar's label; names gamma when it bends the scale."""
+    return "attention" if gamma == 1 else f"attention (γ = {gamma:g})"
+
+
+def save_pdf(fig: Figure, title: str) -> bytes:
+    """The figure as PDF bytes, identical for identical figures.
+
+    No creation date, a fixed creator; matplotlib writes no random ids, and
+    its font subsets are named from their glyphs, so equal input gives equal
+    bytes. The page is laid out exactly by :class:`Page` (measured text), so
+    no ``bbox_inches="tight"``: that would draw every artist twice.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(
+        buffer,
+        format="pdf",
+        metadata={"Title": title, "Creator": "attn_widget", "CreationDate": None},
+    )
+    return buffer.getvalue()
+
+
+def text_width(texts: Iterable[str], size: float, bold: bool = False) -> float:
+    """Width in points of the widest of ``texts`` in the figure font (0 for none).
+
+    Measured with the real font (call inside :func:`style`), so layouts leave
+    room for wide glyphs that a character count would miss.
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    prop = FontProperties(size=size, weight="bold" if bold else "normal")
+    widest = 0.0
+    for text in texts:
+        width, _, _ = text_to_path.get_text_width_height_descent(text, prop, ismath=False)
+        widest = max(widest, float(width))
+    return widest
+
+
+class Page:
+    """A figure laid out in points, measured from its top-left corner (y grows down).
+
+    Labels are plain texts placed here rather than axis ticks: a matplotlib
+    Tick is five artists and its layout pass dominated the render time, and
+    knowing every extent lets the page be sized exactly.
+    """
+
+    def __init__(self, width: float, height: float) -> None:
+        self.width, self.height = width, height
+        self.fig = Figure(figsize=(width / 72.0, height / 72.0))
+        # points from the top-left -> inches from the bottom-left -> display
+        self.transform = (
+            Affine2D().scale(1.0 / 72.0, -1.0 / 72.0).translate(0.0, height / 72.0)
+            + self.fig.dpi_scale_trans
+        )
+
+    def axes(self, x: float, y: float, w: float, h: float) -> Axes:
+        """Axes whose top-left corner is at ``x, y``, ``w`` x ``h`` points."""
+        fw, fh = self.width, self.height
+        return self.fig.add_axes((x / fw, 1.0 - (y + h) / fh, w / fw, h / fh))
+
+    def text(self, x: float, y: float, text: str, **kwargs: Any) -> Any:
+        return self.fig.text(x, y, text, transform=self.transform, **kwargs)
+
+    def segments(self, segments: Sequence[Sequence[tuple[float, float]]], **kwargs: Any) -> None:
+        """Line segments in page points (tick marks), as one collection."""
+        if len(segments):
+            self.fig.add_artist(LineCollection(segments, transform=self.transform, **kwargs))
+
+
+def tick_values(vmax: float) -> list[float]:
+    """Colour bar ticks: round values from 0 to at most ``vmax``."""
+    top = vmax if vmax > 0 else 1.0
+    values = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, top)
+    return [float(v) for v in values if -1e-12 <= v <= top * (1 + 1e-9)]
+
+
+def tick_label(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def colorbar(
+    page: Page, x: float, y: float, height: float, norm: PowerNorm, cmap: Colormap, gamma: float
+) -> None:
+    """The colour bar (real values, the view's power scale) at ``x, y``, 9 pt wide."""
+    cax = page.axes(x, y, COLORBAR_WIDTH, height)
+    bar = page.fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
+    ticks = tick_values(float(norm.vmax))
+    bar.set_ticks(ticks, labels=[tick_label(t) for t in ticks])
+    bar.outline.set_linewidth(0.4)
+    bar.ax.tick_params(labelsize=COLORBAR_FONT, width=0.4, length=2, pad=1.5)
+    bar.set_label(colorbar_label(gamma), fontsize=COLORBAR_FONT + 0.5, labelpad=3)
+
+
+def colorbar_extent(norm: PowerNorm) -> float:
+    """Width in points the colour bar takes right of its left edge, labels included."""
+    labels = [tick_label(t) for t in tick_values(float(norm.vmax))]
+    return (
+        COLORBAR_WIDTH + 3.5 + text_width(labels, COLORBAR_FONT) + 3.0 + 1.3 * (COLORBAR_FONT + 0.5)
+    )
