@@ -196,7 +196,10 @@ class AttentionView {
       if (!hit || hit.kind !== "cell") return;
       const [x, y] = at(hc, event);
       this.drag = { x, y, start: hit, pan: event.shiftKey, moved: false, window: this.currentWindow() };
+      // preventDefault stops text selection during a drag, and with it the
+      // focus move: focus the heatmap ourselves so Escape and the keys reach the view.
       event.preventDefault();
+      hc.focus({ preventScroll: true });
     });
     this.onWindowMove = (event) => {
       if (!this.drag) return;

@@ -256,11 +256,6 @@ def test_click_locks_the_selection_and_escape_unlocks(lab: Notebook, w: WidgetVi
     assert only["stray"] == 0, only
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="view bug: a click on the heatmap leaves the focus on the notebook cell "
-    "(its mousedown calls preventDefault), so Escape never reaches the view",
-)
 def test_escape_unlocks_a_heatmap_selection(lab: Notebook, w: WidgetView) -> None:
     w.click_cell(5, 2)
     n = w.painted()["n"]  # type: ignore[index]
@@ -340,7 +335,8 @@ def test_slices_tier_asks_the_kernel(lab: Notebook) -> None:
 
     view.set_slider("layer", 1)
     moved = view.wait_paint(layer=1)
-    assert moved["requests"] > first["requests"]
+    # The neighbouring layer was asked for (prefetched) after the first paint.
+    assert moved["requests"] >= first["requests"] + 1
     assert pattern_of(view.matrix_colours(), bright) == PREVIOUS
     assert lab.eval_json("ws.layer") == 1
 
