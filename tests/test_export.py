@@ -11,6 +11,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import sys
 
 import matplotlib
 import numpy as np
@@ -165,6 +166,31 @@ def test_same_state_gives_identical_bytes(small: AttentionData) -> None:
         first = render_pdf(small, kind, layer=1, head=0, **options)
         assert render_pdf(small, kind, layer=1, head=0, **options) == first
         assert b"CreationDate" not in first
+
+
+def test_bytes_do_not_depend_on_the_process(tmp_path: pathlib.Path) -> None:
+    """Another interpreter, another hash seed: the same bytes (font subset names, ids)."""
+    script = (
+        "import sys, numpy as np\n"
+        "from attn_widget.data import AttentionData\n"
+        "from attn_widget.export import render_pdf\n"
+        "d = AttentionData(np.eye(5) * 0.5 + 0.1, ['a', 'b', 'café', '中', 'x'])\n"
+        "sys.stdout.buffer.write(render_pdf(d, 'heatmap', top_n=2))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    other = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, check=True, env=env
+    ).stdout
+    data = AttentionData(np.eye(5) * 0.5 + 0.1, ["a", "b", "café", "中", "x"])
+    assert other == render_pdf(data, "heatmap", top_n=2)
+
+
+def test_an_all_zero_matrix_renders() -> None:
+    data = AttentionData(np.zeros((2, 1, 4, 4)), list("abcd"))
+    for kind in ("heatmap", "lines", "grid"):
+        assert "layer" in text_of(
+            render_pdf(data, kind, top_n=2) if kind == "heatmap" else render_pdf(data, kind)
+        )
 
 
 def test_the_users_rcparams_neither_change_the_pdf_nor_get_changed(small: AttentionData) -> None:
