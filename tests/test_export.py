@@ -112,6 +112,9 @@ def test_grid_panels_follow_the_options(small: AttentionData) -> None:
     assert all(f"L{lay} · H{h}" in text for lay in range(3) for h in range(4))
     text = text_of(render_pdf(small, "grid", heads="mean"))
     assert all(f"layer {lay}" in text for lay in range(3))
+    # The view on the head mean: the grid of head means, unless told otherwise.
+    assert render_pdf(small, "grid", head=None) == render_pdf(small, "grid", heads="mean")
+    assert "L2 · H3" in text_of(render_pdf(small, "grid", head=None, heads="all"))
     text = text_of(render_pdf(small, "grid", layer=1, layers="current"))
     assert "layer 1 · every head · case 0" in text
     assert all(f"head {h}" in text for h in range(4))
@@ -409,7 +412,10 @@ def test_default_filenames() -> None:
     assert default_filename("lines", 3, None, 0) == "attention_L3_mean_case0_lines.pdf"
     assert default_filename("grid", 3, 5, 1) == "attention_case1_grid.pdf"
     assert default_filename("grid", 3, 5, 1, layers="current") == "attention_L3_case1_grid.pdf"
-    assert default_filename("grid", 3, None, 0, heads="mean") == "attention_case0_grid_mean.pdf"
+    assert default_filename("grid", 3, 0, 0, heads="mean") == "attention_case0_grid_mean.pdf"
+    # The button on the head mean exports the grid of head means, named so.
+    assert default_filename("grid", 3, None, 0) == "attention_case0_grid_mean.pdf"
+    assert default_filename("grid", 3, None, 0, heads="all") == "attention_case0_grid.pdf"
     with pytest.raises(ValueError, match="kind"):
         default_filename("png", 0, 0, 0)
 

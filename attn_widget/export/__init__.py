@@ -120,7 +120,8 @@ def render_pdf(
         all up to 128 x 128, else 8), ``threshold`` (hide links under this
         fraction of the maximum), ``color``, ``size`` (height in inches), ``title``.
     Options for ``"grid"``
-        ``heads`` (``"all"`` or ``"mean"``), ``layers`` (``"all"`` or
+        ``heads`` (``"all"`` or ``"mean"``; default: ``"mean"`` when ``head``
+        is None, as the view shows the head mean, else ``"all"``), ``layers`` (``"all"`` or
         ``"current"``: only ``layer``), ``per_row`` (default 4; a row per layer
         for the full layer x head grid), ``cmap``, ``causal``, ``size`` (width
         in inches, default 7), ``title``.
@@ -164,7 +165,7 @@ def render_pdf(
                 opts=lopts,
             )
         else:
-            gopts = parse_grid_options(options, q, k)
+            gopts = parse_grid_options(options, q, k, head)
             panels, per_row = grid_panels(data.n_layers, data.n_heads, layer, gopts)
             title = gopts.title if gopts.title is not None else grid_title(case, layer, gopts)
             causal = gopts.causal if gopts.causal is not None else data.is_causal(case)
@@ -188,20 +189,22 @@ def default_filename(
     head: int | None,
     case: int,
     *,
-    heads: str = "all",
+    heads: str | None = None,
     layers: str = "all",
 ) -> str:
     """The file name a figure is saved under, e.g. ``attention_L3_H5_case0_heatmap.pdf``.
 
     ``head=None`` (head mean) gives ``attention_L3_mean_case0_lines.pdf``. A grid
     is ``attention_case0_grid.pdf``; with the grid options ``layers="current"``
-    it names the layer (``attention_L3_case0_grid.pdf``) and ``heads="mean"``
+    it names the layer (``attention_L3_case0_grid.pdf``) and a grid of head
+    means (``heads="mean"``, or by default ``head=None``, as in render_pdf)
     adds ``_mean``, so different grids do not overwrite each other.
     """
     kind = _check_kind(kind)
     if kind == "grid":
         where = f"L{layer}_" if layers == "current" else ""
-        suffix = "_mean" if heads == "mean" else ""
+        mean = heads == "mean" or (heads is None and head is None)
+        suffix = "_mean" if mean else ""
         return f"attention_{where}case{case}_grid{suffix}.pdf"
     head_part = "mean" if head is None else f"H{head}"
     return f"attention_L{layer}_{head_part}_case{case}_{kind}.pdf"

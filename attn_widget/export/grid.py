@@ -1,8 +1,9 @@
 """Grid figure: many heatmaps of one case on one shared colour scale, one colour bar.
 
 Panels: every layer x every head (the view's overview grid; a row per layer),
-the head mean of every layer (``heads="mean"``), or every head of one layer
-(``layers="current"``, the layer given to render_pdf). Positions past the last
+the head mean of every layer (``heads="mean"``, the default when the view is
+on the head mean), or every head of one layer (``layers="current"``, the layer
+given to render_pdf). Positions past the last
 panel stay empty (nothing is drawn there, not even a frame).
 
 All panels live in one Axes whose data unit is a point: creating an Axes per
@@ -69,14 +70,22 @@ class GridOptions:
     title: str | None = None
 
 
-def parse_grid_options(options: Mapping[str, Any], q: int, k: int) -> GridOptions:
-    """Validate grid options; a ValueError says what is allowed."""
+def parse_grid_options(
+    options: Mapping[str, Any], q: int, k: int, head: int | None = 0
+) -> GridOptions:
+    """Validate grid options; a ValueError says what is allowed.
+
+    ``heads`` defaults to what the view shows: ``"mean"`` when ``head`` is
+    None (the view is on the head mean), else ``"all"``.
+    """
     unknown = sorted(set(options) - set(GRID_OPTIONS))
     if unknown:
         raise ValueError(
             f"grid: unknown option(s) {', '.join(unknown)}; allowed: " + ", ".join(GRID_OPTIONS)
         )
-    heads = options.get("heads", "all")
+    heads = options.get("heads")
+    if heads is None:
+        heads = "mean" if head is None else "all"
     if heads not in ("all", "mean"):
         raise ValueError(
             f"heads: expected 'all' (a panel per head) or 'mean' (the head mean), got {heads!r}"
