@@ -163,7 +163,7 @@ def parse_heatmap_options(options: Mapping[str, Any], q: int, k: int) -> Heatmap
             raise ValueError(
                 f"split: needs a square (self-attention) matrix; this one is {q} x {k}"
             )
-        split = check_int("split", split, 1, q - 1) if q > 1 else check_int("split", split, 1, 0)
+        split = check_int("split", split, 1, q - 1)
     names = options.get("split_names", ("A", "B"))
     if (
         isinstance(names, (str, bytes))
