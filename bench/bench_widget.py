@@ -11,8 +11,10 @@ For 12 layers x 12 heads of random (softmax) attention at N tokens this prints:
 * repaint after a slider move, median and p95, measured in the page with
   performance.now() from dispatching the slider's ``input`` event to the
   view's ``data-painted`` change (a MutationObserver) for a complete paint:
+  "jump" moves go to random places (measured first, while little is cached),
   "step" moves go one layer or head at a time (a user stepping with arrow
-  keys; the view prefetches neighbours), "jump" moves go to random places;
+  keys; the view prefetches neighbours); a move comes 50-67 ms after the
+  previous paint (--pause);
 * paint: the part of each repaint spent in the frame that painted (from the
   start of that animation frame's callbacks to the ``data-painted`` change):
   the rest of a repaint is waiting for the next frame (or for the kernel);
@@ -241,10 +243,11 @@ def measure(
         settle(nb)
 
         before = wire.received
-        step = session.page.evaluate(_MOVES_JS, [1, step_moves(steps), pause_ms])
-        # Back to layer 0, head 0 before the jumps (not timed).
-        session.page.evaluate(_MOVES_JS, [1, [("layer", 0), ("head", 0)], pause_ms])
+        # Jumps first, while little is cached; then back to layer 0, head 0 (not timed)
+        # and the steps.
         jump = session.page.evaluate(_MOVES_JS, [1, jump_moves(jumps), pause_ms])
+        back = session.page.evaluate(_MOVES_JS, [1, [("layer", 0), ("head", 0)], pause_ms])
+        step = session.page.evaluate(_MOVES_JS, [1, step_moves(steps), pause_ms])
         settle(nb)
         move_bytes = wire.received - before
         if session.blocked:
@@ -256,7 +259,7 @@ def measure(
     step_ms = [m["ms"] for m in step]
     jump_ms = [m["ms"] for m in jump]
     paint_ms = [m["paintMs"] for m in step + jump]
-    requests = jump[-1]["requests"] - first["state"]["requests"]
+    requests = step[-1]["requests"] - first["state"]["requests"]
     return Row(
         n=n,
         tier=tier,
@@ -271,7 +274,7 @@ def measure(
         paint_median_ms=statistics.median(paint_ms),
         paint_p95_ms=percentile(paint_ms, 0.95),
         move_bytes=move_bytes,
-        moves=len(step) + len(jump) + 2,
+        moves=len(step) + len(jump) + len(back),
         move_requests=requests,
     )
 
