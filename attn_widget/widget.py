@@ -327,6 +327,12 @@ class AttentionWidget(anywidget.AnyWidget):
         """
         return write_atomic(path, self._render(kind, **options))
 
+    def to_json(self, path: str | pathlib.Path) -> pathlib.Path:
+        """Write the current component and case as JSON (see :func:`attn_widget.io.to_json`)."""
+        from .io import to_json
+
+        return to_json(self, path)
+
     def save_html(self, path: str | pathlib.Path, **options: Any) -> pathlib.Path:
         """Write one self-contained HTML page of this view that works without a kernel.
 

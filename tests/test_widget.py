@@ -196,3 +196,15 @@ def test_export_failure_reaches_the_browser_as_a_message(monkeypatch: pytest.Mon
     w._on_message(w, {"type": "export", "id": "e1", "kind": "heatmap"}, [])
     content, _ = rec.last()
     assert content["ok"] is False and "no fonts today" in content["error"]
+
+
+def test_to_json_writes_the_current_case_for_web_front_ends(tmp_path) -> None:
+    import json
+
+    w = aw.AttentionWidget(pattern(n=5, cases=2), [list("abc"), list("abcde")], case=1)
+    data = json.loads(w.to_json(tmp_path / "out.json").read_text())
+    assert data["tokens"] == list("abcde")
+    assert len(data["layers"]) == 2 and len(data["layers"][0]["heads"]) == 3
+    np.testing.assert_allclose(
+        data["layers"][1]["heads"][2]["attention"], pattern(n=5, cases=2)[1, 1, 2], atol=1e-6
+    )
