@@ -330,21 +330,23 @@ def test_slices_tier_asks_the_kernel(lab: Notebook) -> None:
     assert lab.eval_json("ws._meta['tier']") == "slices"
     assert lab.eval_json("len(ws._cube)") == 0
     first = reset(lab, "ws", view)
-    assert first["requests"] > 0
+    # Nothing is in the page but what the kernel sent: at least one request per slice
+    # shown (asked when wanted, or earlier, as a neighbour's prefetch).
+    assert first["requests"] >= 1
     assert pattern_of(view.matrix_colours(), bright) == DIAGONAL
 
     view.set_slider("layer", 1)
     moved = view.wait_paint(layer=1)
-    # The neighbouring layer was asked for (prefetched) after the first paint.
-    assert moved["requests"] >= first["requests"] + 1
+    assert moved["requests"] >= 2
     assert pattern_of(view.matrix_colours(), bright) == PREVIOUS
     assert lab.eval_json("ws.layer") == 1
 
     view.set_slider("head", 1)
-    view.wait_paint(layer=1, head=1)
+    moved = view.wait_paint(layer=1, head=1)
+    assert moved["requests"] >= 3
     assert pattern_of(view.matrix_colours(), bright) == FIRST
 
-    # A hovered token's lines come from the kernel too.
+    # A hovered token's lines (from the slice the kernel sent).
     n = view.painted()["n"]  # type: ignore[index]
     view.hover_token("query", 5)
     view.wait_paint(after=n)
