@@ -16,10 +16,10 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import jupyter_driver
 import pytest
 from browser_checks import ARTIFACTS
 from jupyter_driver import (
-    CHROMIUM,
     App,
     BrowserSession,
     JupyterServer,
@@ -37,9 +37,10 @@ _SESSIONS: list[tuple[BrowserSession, JupyterServer]] = []
 
 
 def _skip_without_chromium() -> None:
-    if not CHROMIUM.exists():
+    chromium = jupyter_driver.CHROMIUM
+    if not chromium.exists():
         pytest.skip(
-            f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+            f"browser tests need Debian's chromium at {chromium} (apt-get install chromium)"
         )
 
 
