@@ -429,6 +429,14 @@ class Notebook:
         out = self.run_code(f"import json as _j\nprint(_j.dumps({expression}))")
         return json.loads(out.strip().splitlines()[-1])
 
+    def windowing_mode(self) -> str:
+        """The notebook's windowing mode: "none" renders every cell (tests need it)."""
+        return self.page.evaluate(
+            f"""(path) => {{ {_FIND_PANEL}
+              return findPanel(path).content.notebookConfig.windowingMode; }}""",
+            self.name,
+        )
+
     def active_cell_index(self) -> int:
         return self.page.evaluate(
             f"(path) => {{ {_FIND_PANEL} return findPanel(path).content.activeCellIndex; }}",

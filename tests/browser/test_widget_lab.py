@@ -121,6 +121,7 @@ def test_first_paint_shows_the_diagonal(lab: Notebook, w: WidgetView) -> None:
     assert w.value_label("layer") == "0"
     assert w.value_label("gamma") == "1.00"
     assert lab.cell(CELL_W).locator(".widget-error").count() == 0
+    assert lab.windowing_mode() == "none"
 
 
 def test_layer_slider_by_keyboard_reaches_the_kernel(lab: Notebook, w: WidgetView) -> None:

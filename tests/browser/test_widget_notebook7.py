@@ -32,6 +32,7 @@ def nb7(browser: object, notebook7_server: JupyterServer, live_notebook: Any) ->
 
 def test_notebook7_smoke(nb7: Notebook) -> None:
     assert "/notebooks/" in nb7.page.url
+    assert nb7.windowing_mode() == "none"
     w = nb7.widget(1)
     first = w.wait_paint(layer=0, head=0)
     assert first["requests"] == 0
