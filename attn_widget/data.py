@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AttentionData", "as_numpy"]
+__all__ = ["AttentionData", "as_numpy", "check_indices"]
 
 _FLOAT_DTYPES = (np.float16, np.float32)
 
@@ -36,6 +36,21 @@ def as_numpy(values: Any, what: str = "attention") -> np.ndarray:
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise ValueError(f"{what}: expected float values, got dtype {array.dtype}")
     return array
+
+
+def check_indices(source: Any, **indices: int | None) -> None:
+    """Check ``layer``, ``head`` and ``case`` indices against ``source.n_layers`` etc.
+
+    Raises a ValueError that names the allowed range; ``None`` is not checked.
+    """
+    for name, value in indices.items():
+        if value is None:
+            continue
+        count = getattr(source, f"n_{name}s")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name}: expected an integer, got {value!r}")
+        if not 0 <= value < count:
+            raise ValueError(f"{name}: expected 0..{count - 1}, got {value}")
 
 
 def _is_array_like(obj: Any) -> bool:
@@ -290,17 +305,7 @@ class AttentionData:
         self, layer: int | None = None, head: int | None = None, case: int | None = None
     ) -> None:
         """Raise a ValueError naming the allowed range for any index out of range."""
-        for name, value, count in (
-            ("layer", layer, self.n_layers),
-            ("head", head, self.n_heads),
-            ("case", case, self.n_cases),
-        ):
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name}: expected an integer, got {value!r}")
-            if not 0 <= value < count:
-                raise ValueError(f"{name}: expected 0..{count - 1}, got {value}")
+        check_indices(self, layer=layer, head=head, case=case)
 
     def matrix(self, layer: int, head: int | None, case: int = 0) -> np.ndarray:
         """The ``(q, k)`` float32 matrix of one layer and head; ``head=None`` is the head mean."""

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .data import check_indices
+
 __all__ = ["LazyAttention"]
 
 # Row blocks are computed this many scores at a time (bounded temporary memory).
@@ -116,17 +118,7 @@ class LazyAttention:
     def check_index(
         self, layer: int | None = None, head: int | None = None, case: int | None = None
     ) -> None:
-        for name, value, count in (
-            ("layer", layer, self.n_layers),
-            ("head", head, self.n_heads),
-            ("case", case, self.n_cases),
-        ):
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name}: expected an integer, got {value!r}")
-            if not 0 <= value < count:
-                raise ValueError(f"{name}: expected 0..{count - 1}, got {value}")
+        check_indices(self, layer=layer, head=head, case=case)
 
     def _head_rows(self, layer: int, head: int, case: int, start: int, stop: int) -> Any:
         torch = _torch()
