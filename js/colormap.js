@@ -49,6 +49,18 @@ export function lutIndex(t) {
 }
 
 /**
+ * The 255 boundaries between LUT entries in the value's fraction of the maximum:
+ * entry b covers t in [bounds[b - 1], bounds[b]), the same bins as
+ * round(t ** gamma * 255), found without a power per cell.
+ * @param {number} gamma
+ */
+export function contrastBounds(gamma) {
+  const bounds = new Float64Array(255);
+  for (let b = 0; b < 255; b++) bounds[b] = ((b + 0.5) / 255) ** (1 / gamma);
+  return bounds;
+}
+
+/**
  * Fill RGBA pixels for a matrix, one pixel a cell.
  * @param {Float32Array} values row-major q × k
  * @param {number} max
@@ -58,14 +70,25 @@ export function lutIndex(t) {
  */
 export function paintPixels(values, max, gamma, lut, out) {
   const inv = max > 0 ? 1 / max : 0;
+  const bounds = contrastBounds(gamma);
+  // 32-bit writes, and a binary search over the bin bounds instead of a pow per cell.
+  const pixels = new Uint32Array(out.buffer, out.byteOffset, values.length);
+  const little = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+  const packed = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    const [r, g, b] = [lut[i * 3], lut[i * 3 + 1], lut[i * 3 + 2]];
+    packed[i] = little ? ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | 255) >>> 0;
+  }
   for (let i = 0; i < values.length; i++) {
     const t = values[i] * inv;
-    const idx = t >= 1 ? 255 : t > 0 ? Math.round(t ** gamma * 255) : 0;
-    const o = i * 4;
-    out[o] = lut[idx * 3];
-    out[o + 1] = lut[idx * 3 + 1];
-    out[o + 2] = lut[idx * 3 + 2];
-    out[o + 3] = 255;
+    let lo = 0;
+    let hi = 255;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (t >= bounds[mid]) lo = mid + 1;
+      else hi = mid;
+    }
+    pixels[i] = packed[lo];
   }
   return out;
 }

@@ -3,6 +3,7 @@
 
 /** @type {Float32Array | null} */
 let halfTable = null;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Lookup table from the 65536 half-float bit patterns to their values. */
 function halfToFloatTable() {
@@ -34,7 +35,12 @@ export function decodeValues(buffer, dtype, scale, start, count) {
   const bytes = asBytes(buffer);
   const out = new Float32Array(count);
   if (dtype === "float32") {
-    const view = new DataView(bytes.buffer, bytes.byteOffset + start * 4, count * 4);
+    const offset = bytes.byteOffset + start * 4;
+    if (LITTLE_ENDIAN && offset % 4 === 0) {
+      out.set(new Float32Array(bytes.buffer, offset, count));
+      return out;
+    }
+    const view = new DataView(bytes.buffer, offset, count * 4);
     for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
     return out;
   }
@@ -42,7 +48,12 @@ export function decodeValues(buffer, dtype, scale, start, count) {
   const table = halfToFloatTable();
   const base = bytes.byteOffset + start * 2;
   const inv = 1 / scale;
-  // Little-endian half floats; read byte pairs so odd offsets are safe.
+  if (LITTLE_ENDIAN && base % 2 === 0) {
+    const halves = new Uint16Array(bytes.buffer, base, count);
+    for (let i = 0; i < count; i++) out[i] = table[halves[i]] * inv;
+    return out;
+  }
+  // Little-endian half floats at an odd offset: read byte pairs.
   const u8 = new Uint8Array(bytes.buffer, base, count * 2);
   for (let i = 0; i < count; i++) out[i] = table[u8[2 * i] | (u8[2 * i + 1] << 8)] * inv;
   return out;

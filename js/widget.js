@@ -53,6 +53,7 @@ class AttentionView {
     this.window = null;
     this.drag = null;
     this.paints = 0;
+    this.lastPaint = -Infinity;
     this.frame = 0;
     this.pendingExports = new Map();
     this.labelCache = new Map();
@@ -282,7 +283,10 @@ class AttentionView {
   save(values) {
     for (const [name, value] of Object.entries(values)) this.model.set(name, value);
     this.model.save_changes();
-    this.schedule();
+    // A user's own move paints at once (no wait for the next frame) unless a
+    // paint just happened: then the next frame takes it, so drags stay smooth.
+    if (performance.now() - this.lastPaint > 12) this.paintNow();
+    else this.schedule();
   }
 
   get meta() {
@@ -396,13 +400,23 @@ class AttentionView {
     const id = { layer: st.layer, head: st.mean ? -1 : st.head, case: st.case };
     const full = this.fullShape();
     const whole = { q0: 0, q1: full.q, k0: 0, k1: full.k };
+    const font = fontOf(fontSize, theme.font);
+    const labels = this.labels(st.case, font);
+    const focus = this.focus();
+    // Ask for everything this paint needs at once: the tile, the window and the
+    // lines go out together rather than one round trip after another.
+    this.lines.place({ nq: full.q, nk: full.k, labelWidth: labels.width, fontSize, maxSize });
     let overviewTile;
+    let lineData;
     try {
       overviewTile = this.source.tile({ ...id, ...whole, rows: maxSize, cols: maxSize });
+      lineData = this.lineData(id, full, focus);
     } catch (error) {
       this.showStatus(String(error), true);
       return;
     }
+    const w = this.currentWindow();
+    const zoomed = this.window ? this.source.tile({ ...id, ...w, rows: maxSize, cols: maxSize }) : overviewTile;
     if (!overviewTile) {
       this.showLoading();
       return;
@@ -414,21 +428,15 @@ class AttentionView {
       return;
     }
     const max = overlay ? overlay.scaleMax : overviewTile.max; // a max pool keeps the slice maximum
-    const w = this.currentWindow();
     this.resetZoomButton.hidden = !this.window;
-    const zoomed = this.window ? this.source.tile({ ...id, ...w, rows: maxSize, cols: maxSize }) : overviewTile;
-    const font = fontOf(fontSize, theme.font);
-    const labels = this.labels(st.case, font);
     const regions = this.regionsButton.getAttribute("aria-pressed") === "true" ? this.source.regions(id) : null;
-    const focus = this.focus();
     this.heat.draw({
       tile: zoomed || overviewTile, window: w, max, gamma: st.gamma, lut: this.lut, lutName,
       queryLabels: labels.queryLabels, keyLabels: labels.keyLabels, labelWidth: labels.width,
       focus, box: this.box || null, theme, fontSize, maxSize, overlay, regions: regions && regions.rects,
     });
 
-    this.lines.place({ nq: full.q, nk: full.k, labelWidth: labels.width, fontSize, maxSize });
-    const groups = this.lineGroups(id, full, max, st.gamma, focus);
+    const groups = lineData && this.lineGroups(lineData, full, max, st.gamma, focus);
     this.lines.draw({
       groups: groups || [], queryLabels: labels.queryLabels, keyLabels: labels.keyLabels,
       focus, theme, fontSize, lineScale: large ? 2 : 1,
@@ -440,6 +448,7 @@ class AttentionView {
     if (loading) this.showLoading();
     else if (this.status.dataset.kind === "loading" || this.status.dataset.kind === "error-data") this.showStatus("");
     this.paints++;
+    this.lastPaint = performance.now();
     this.root.dataset.painted = JSON.stringify({
       ...st, n: this.paints, requests: this.source.requestsSent, loading,
       window: this.window, fq: (zoomed || overviewTile).fq,
@@ -461,18 +470,19 @@ class AttentionView {
     this.topInput.max = String(full.k);
   }
 
-  /** Lines to draw: a focused token's every line, else each visible query's strongest links. */
-  lineGroups(id, full, max, gamma, focus) {
-    if (focus && focus.kind !== "cell") {
-      const token = this.source.token({ ...id, kind: focus.kind, index: focus.index });
-      return token && linesFromToken(token.values, focus.kind, focus.index, max, gamma);
-    }
+  /** What the lines need: a focused token's every weight, else each visible query's strongest links. */
+  lineData(id, full, focus) {
+    if (focus && focus.kind !== "cell") return this.source.token({ ...id, kind: focus.kind, index: focus.index });
     const [q0, q1] = this.lines.visibleQueries();
-    if (q1 <= q0) return [];
+    if (q1 <= q0) return { order: new Int32Array(0), weights: new Float32Array(0), width: 0, q0, q1: q0 };
     const top = Math.max(1, Math.min(full.k, Math.floor(Number(this.topInput.value) || defaultTopK(full.q, full.k))));
+    return this.source.links({ ...id, q0, q1, top });
+  }
+
+  lineGroups(data, full, max, gamma, focus) {
+    if (focus && focus.kind !== "cell") return linesFromToken(data.values, focus.kind, focus.index, max, gamma);
     const minRatio = Math.max(0, Math.min(1, Number(this.thresholdInput.value) || 0));
-    const links = this.source.links({ ...id, q0, q1, top });
-    return links && linesFromLinks(links, max, gamma, minRatio);
+    return linesFromLinks(data, max, gamma, minRatio);
   }
 
   paintOverview(meta, st, theme, fontSize) {

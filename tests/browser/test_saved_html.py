@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import pathlib
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 import attn_widget as aw
 
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
 HOSTILE = [
     '<img src=x onerror="window.__xss=1">',
     "</script><script>window.__xss=2</script>",
@@ -23,12 +21,7 @@ HOSTILE = [
     "&amp;<b>bold</b>",
 ]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
-    ),
-]
+pytestmark = pytest.mark.browser
 
 
 def diagonal_then_previous(n: int) -> np.ndarray:
@@ -38,27 +31,6 @@ def diagonal_then_previous(n: int) -> np.ndarray:
     a[1, 0] = np.eye(n, k=-1)
     a[1, 0, 0, 0] = 1.0
     return a
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-                "--disable-quic",
-            ],
-        )
-        yield b
-        b.close()
 
 
 def open_page(browser: object, path: pathlib.Path):
