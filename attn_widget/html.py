@@ -52,12 +52,12 @@ _PAGE = """<!DOCTYPE html>
 <script type="module">
 const text = (id) => document.getElementById(id).textContent;
 // A plain loop: Uint8Array.from(string, fn) calls back per byte and is 20x slower.
-const bytes = (b64) => {
+const bytes = (b64) => {{
   const text = atob(b64);
   const out = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
   return out;
-};
+}};
 const state = JSON.parse(new TextDecoder().decode(bytes(text("aw-state"))));
 const cube = bytes(text("aw-cube"));
 state._cube = new DataView(cube.buffer);
