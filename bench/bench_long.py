@@ -1,0 +1,137 @@
+"""Long inputs: the widget over a LazyAttention of random Q/K at N = 2048 and 8192.
+
+12 layers x 12 heads, weights computed in the kernel on the CPU when the view
+asks (``aw.LazyAttention`` -> the "slices" tier). Reuses bench_widget.measure
+(same server, chromium and timings) with a lazy notebook, and adds the kernel's
+peak RSS (``ru_maxrss``) after the moves. Prints, per N: bytes to first paint,
+bytes per slider move, time to first paint, slider-to-repaint median and p95,
+kernel peak RSS.
+
+    python bench/bench_long.py                   # N = 2048, 8192
+    python bench/bench_long.py --sizes 2048 --steps 20 --jumps 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import bench_widget
+from bench_widget import (
+    CHROMIUM,
+    HEADS,
+    LAYERS,
+    Row,
+    launch_chromium,
+    megabytes,
+    running_server,
+    sync_playwright,
+)
+
+# Random queries and keys (head dim 64), 12 x 12 heads, on the CPU; the kernel's
+# RSS is read after the moves by the `peak_rss` cell measure() never runs.
+LAZY_GENERATE = """
+import resource
+import torch
+import attn_widget as aw
+
+torch.manual_seed(0)
+d = 64
+queries = [[torch.randn({heads}, {n}, d) for _ in range({layers})]]
+keys = [[torch.randn({heads}, {n}, d) for _ in range({layers})]]
+tokens = [f"tok{{i}}" for i in range({n})]
+att = aw.LazyAttention(queries, keys, [tokens], scaling=d ** -0.5, causal=True)
+"""
+LAZY_SHOW = "w = aw.AttentionWidget(att){budget}\nw"
+PEAK_RSS = "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024"
+
+
+@dataclass
+class LongRow:
+    row: Row
+    kernel_peak_rss: int
+
+
+def measure_long(
+    browser: object, server: object, n: int, steps: int, jumps: int, pause_ms: int
+) -> LongRow:
+    """bench_widget.measure on the lazy notebook, then the kernel's peak RSS."""
+    rss: list[int] = []
+    original = bench_widget.settle
+
+    def settle_and_read(nb: bench_widget.Notebook, ms: int = 400) -> None:
+        original(nb, ms)
+        rss.append(int(nb.eval_json(PEAK_RSS)))
+
+    bench_widget.GENERATE = LAZY_GENERATE
+    bench_widget.SHOW = LAZY_SHOW.replace("{budget}", "")
+    bench_widget.settle = settle_and_read  # type: ignore[assignment]
+    try:
+        row = bench_widget.measure(browser, server, n, steps, jumps, pause_ms)  # type: ignore[arg-type]
+    finally:
+        bench_widget.settle = original
+    return LongRow(row, max(rss))
+
+
+def print_table(rows: list[LongRow]) -> None:
+    head = (
+        f"{'N':>5} {'tier':>6} {'first paint':>11} {'bytes':>10} {'bytes/move':>10}"
+        f" {'step med':>8} {'step p95':>8} {'jump med':>8} {'jump p95':>8} {'kernel RSS':>10}"
+    )
+    print(head)
+    print("-" * len(head))
+    for lr in rows:
+        r = lr.row
+        print(
+            f"{r.n:>5} {r.tier:>6} {r.first_paint_ms:>8.0f} ms {megabytes(r.first_bytes):>10}"
+            f" {megabytes(r.move_bytes / r.moves):>10}"
+            f" {r.step_median_ms:>5.0f} ms {r.step_p95_ms:>5.0f} ms"
+            f" {r.jump_median_ms:>5.0f} ms {r.jump_p95_ms:>5.0f} ms"
+            f" {lr.kernel_peak_rss / 2**20:>7.0f} MB"
+        )
+    print(
+        "\nfirst paint: running the widget cell to the first complete paint; bytes: kernel"
+        "\nwebsocket frames delivered meanwhile; step/jump: slider input event to complete"
+        "\nrepaint (one-step and random moves); kernel RSS: ru_maxrss of the kernel at the end."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 8192])
+    parser.add_argument("--steps", type=int, default=20, help="one-step slider moves")
+    parser.add_argument("--jumps", type=int, default=10, help="random slider moves")
+    parser.add_argument("--pause", type=int, default=50, help="ms between moves (+ 0-17 ms)")
+    parser.add_argument("--json", type=pathlib.Path, help="also write the rows here")
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        print(f"bench_long: needs Debian's chromium at {CHROMIUM}", file=sys.stderr)
+        return 2
+    rows: list[LongRow] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="aw-bench-long-") as tmp,
+        running_server("lab", pathlib.Path(tmp)) as server,
+        sync_playwright() as pw,
+    ):
+        browser = launch_chromium(pw)
+        try:
+            for n in args.sizes:
+                rows.append(measure_long(browser, server, n, args.steps, args.jumps, args.pause))
+                print(f"N={n}: done", file=sys.stderr, flush=True)
+        finally:
+            browser.close()
+    print(f"\n{LAYERS} layers x {HEADS} heads, lazy (LazyAttention, CPU), headless chromium\n")
+    print_table(rows)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
