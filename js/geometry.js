@@ -15,7 +15,8 @@ export const MIN_LABEL_PITCH = 12;
  * Lay out the heatmap: query labels on the left, key labels on top, the
  * matrix with square cells, the colour bar on the right.
  * @param {{nq: number, nk: number, q0?: number, k0?: number, queryLabelWidth: number,
- *   keyLabelHeight: number, maxMatrixSize?: number, maxCell?: number, labelPitch?: number}} opts
+ *   keyLabelHeight: number, maxMatrixSize?: number, maxCell?: number, labelPitch?: number,
+ *   barLabelWidth?: number}} opts
  * @returns {HeatmapLayout}
  */
 export function heatmapLayout(opts) {
@@ -36,7 +37,7 @@ export function heatmapLayout(opts) {
   const barX = x0 + matrixWidth + 16;
   return {
     x0, y0, cell, nq, nk, q0, k0, matrixWidth, matrixHeight,
-    width: barX + 14 + 48,
+    width: barX + 14 + (opts.barLabelWidth ?? 48),
     height: y0 + Math.max(matrixHeight, 120) + 10,
     barX,
     labelStepQ: labelStep(cell, pitch),

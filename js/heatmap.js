@@ -47,13 +47,14 @@ export class HeatmapPicture {
       maxMatrixSize: s.maxSize,
       maxCell: Math.max(28, fontSize * 2.2),
       labelPitch: fontSize + 1,
+      barLabelWidth: Math.max(48, fontSize * 4),
     });
     this.layout = layout;
     this.tile = s.tile;
     this.canvas.dataset.layout = JSON.stringify({
       x0: layout.x0, y0: layout.y0, cell: layout.cell, nq: layout.nq, nk: layout.nk,
       q0: layout.q0, k0: layout.k0, barX: layout.barX, width: layout.width, height: layout.height,
-      fq: s.tile.fq, fk: s.tile.fk,
+      fq: s.tile.fq, fk: s.tile.fk, fontSize,
     });
     const ctx = prepareCanvas(this.canvas, layout.width, layout.height);
     ctx.fillStyle = theme.background;

@@ -62,7 +62,7 @@ export class LinesPicture {
       top: layout.top, row: layout.row, nq: layout.nq, nk: layout.nk, leftX: layout.leftX,
       rightX: layout.rightX, lineStartX: layout.lineStartX, lineEndX: layout.lineEndX,
       width: layout.width, height: layout.height, scrollTop: layout.scrollTop,
-      contentHeight: layout.contentHeight,
+      contentHeight: layout.contentHeight, fontSize: s.fontSize,
     });
     const ctx = prepareCanvas(this.canvas, layout.width, layout.height);
     ctx.fillStyle = theme.background;
