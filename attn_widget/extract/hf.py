@@ -61,6 +61,26 @@ def _storage_dtype(dtype: Any) -> np.dtype:
     return value
 
 
+def _expected_layers(model: Any, component_of: Any) -> dict[str, int]:
+    """How many layers each component should record: its innermost attention modules.
+
+    Only sizes the storage up front (a wrong count costs a copy, not a wrong
+    result). BERT's ``BertAttention`` wraps ``BertSelfAttention``, T5's
+    ``T5LayerSelfAttention`` wraps ``T5Attention``: the innermost one is the
+    module that calls the attention function, once per forward pass.
+    """
+    counts: dict[str, int] = {}
+    for module in model.modules():
+        if "attention" not in type(module).__name__.lower():
+            continue
+        inner = (m for m in module.modules() if m is not module)
+        if any("attention" in type(m).__name__.lower() for m in inner):
+            continue
+        name = component_of(module)
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def _component_of(model: Any, encoder_decoder: bool) -> Any:
     """A function module -> component name, from where the module sits in the model."""
     names: dict[int, str] = {}
@@ -215,7 +235,11 @@ def extract_attention(
     def run(**extra: Any) -> Any:
         return runner(**inputs, **options, **extra)
 
-    recorder = Recorder(components, _component_of(model, encoder_decoder), dtype=storage, lazy=lazy)
+    component_of = _component_of(model, encoder_decoder)
+    for name, count in _expected_layers(model, component_of).items():
+        if name in components:
+            components[name].expected_layers = count
+    recorder = Recorder(components, component_of, dtype=storage, lazy=lazy)
     with torch.no_grad():
         with capturing(model, recorder) as switched:
             if switched:

@@ -4,9 +4,11 @@ A :class:`Recorder` is handed each layer's queries and keys (from the
 registered attention function) or finished weights (from the eager
 fallback). It computes the weights one case and a few heads at a time, keeps
 only the case's own rows and columns (the attention mask says which), and
-moves them to the CPU in the storage dtype at once, so the device never holds
-more than one block of one layer. With ``lazy=True`` it keeps the cropped
-queries and keys instead, for :class:`~attn_widget.lazy.LazyAttention`.
+writes them to the case's CPU array in the storage dtype at once, so the
+device never holds more than one block of one layer. On the CPU, a case
+without padding stored as float32 is computed straight into its array. With
+``lazy=True`` it keeps the cropped queries and keys instead, for
+:class:`~attn_widget.lazy.LazyAttention`.
 """
 
 from __future__ import annotations
@@ -20,13 +22,21 @@ import torch
 
 from ..data import AttentionData
 from ..lazy import LazyAttention
-from .weights import attention_weights, scaling_of, slice_heads
+from .storage import Cubes
+from .weights import (
+    attention_weights,
+    blocked_of,
+    causal_blocked,
+    scaling_of,
+    slice_heads,
+)
 
-__all__ = ["Axis", "Recorder"]
+__all__ = ["Axis", "Component", "Recorder"]
 
-# Scores computed per block: 2**25 float32 values (128 MB) bounds the
+# Scores computed per block: 2**23 float32 values (32 MB) bounds the
 # temporary memory of one layer whatever the sequence length.
-BLOCK_SCORES = 1 << 25
+BLOCK_SCORES = 1 << 23
+_TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float16): torch.float16}
 
 
 @dataclass
@@ -58,11 +68,42 @@ class Component:
     queries: Axis
     keys: Axis
     cross: bool = False
-    layers: list[list[np.ndarray | None]] = field(default_factory=list)
+    expected_layers: int = 1
+    cubes: Cubes | None = None
     lazy_q: list[list[torch.Tensor]] = field(default_factory=list)
     lazy_k: list[list[torch.Tensor]] = field(default_factory=list)
     scaling: set[float] = field(default_factory=set)
     causal: set[bool] = field(default_factory=set)
+
+    @property
+    def layers_seen(self) -> int:
+        if self.cubes is not None:
+            return self.cubes.filled
+        return len(self.lazy_q[0]) if self.lazy_q else 0
+
+    def next_layer(self, heads: int, dtype: np.dtype) -> list[np.ndarray]:
+        if self.cubes is None:
+            sides = [
+                (self.queries.count(c), self.keys.count(c)) for c in range(len(self.queries.keep))
+            ]
+            self.cubes = Cubes(sides, dtype, self.expected_layers)
+        return self.cubes.next_layer(heads)
+
+
+def _rows(tensor: torch.Tensor | None, r0: int, r1: int) -> torch.Tensor | None:
+    """Query rows ``r0:r1`` of a ``(.., q|1, k)`` mask or bias (a broadcast row stays)."""
+    if tensor is None or tensor.shape[-2] == 1:
+        return tensor
+    return tensor[..., r0:r1, :]
+
+
+def _kept_rows(rows: torch.Tensor | None, r0: int, r1: int) -> tuple[torch.Tensor | None, int, int]:
+    """The case's rows inside block ``r0:r1``: their index in the block and their stored range."""
+    if rows is None:
+        return None, r0, r1
+    bounds = torch.searchsorted(rows, torch.tensor([r0, r1]))
+    d0, d1 = int(bounds[0]), int(bounds[1])
+    return rows[d0:d1] - r0, d0, d1
 
 
 def _crop(
@@ -116,12 +157,11 @@ class Recorder:
         return name, self.components[name]
 
     def _check_shape(self, name: str, part: Component, q: int, k: int, cases: int) -> None:
-        layer = len(part.layers) + len(part.lazy_q[0] if part.lazy_q else [])
         expected = (part.queries.length, part.keys.length)
         if (q, k) != expected or cases != len(part.queries.keep):
             raise ValueError(
-                f"{name} layer {layer}: the model attends over {q} x {k} positions in "
-                f"{cases} case(s); expected {expected[0]} x {expected[1]} in "
+                f"{name} layer {part.layers_seen}: the model attends over {q} x {k} positions "
+                f"in {cases} case(s); expected {expected[0]} x {expected[1]} in "
                 f"{len(part.queries.keep)} (tokens from the tokenizer), so the weights cannot "
                 "be labelled with tokens"
             )
@@ -141,7 +181,8 @@ class Recorder:
         self.calls += 1
         name, part = self._component(module)
         cases, heads, q, _ = query.shape
-        self._check_shape(name, part, q, key.shape[2], cases)
+        k = key.shape[2]
+        self._check_shape(name, part, q, k, cases)
         is_causal = kwargs.get("is_causal")
         if is_causal is None:
             is_causal = getattr(module, "is_causal", True)
@@ -150,7 +191,8 @@ class Recorder:
         scaling = scaling_of(query, kwargs)
         softcap, sinks = kwargs.get("softcap"), kwargs.get("s_aux")
         if self.lazy:
-            self._keep_queries_keys(name, part, query, key, attention_mask, causal, scaling, kwargs)
+            self._refuse_lazy(name, kwargs)
+            self._keep_queries_keys(name, part, query, key, attention_mask, causal, scaling)
             return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
         # sdpa cannot soft-cap or take sinks: those models get their output from our weights.
         own_output = softcap is not None or sinks is not None
@@ -159,45 +201,72 @@ class Recorder:
             if own_output
             else None
         )
-        per_case = [
-            np.empty((heads, part.queries.count(c), part.keys.count(c)), dtype=self.dtype)
-            for c in range(cases)
-        ]
+        slots = part.next_layer(heads, self.dtype)
         group = heads // key.shape[1]
-        step = max(1, BLOCK_SCORES // max(1, q * key.shape[2]))
+        # Blocks of a few heads, or of rows of one head when a head alone is too big.
+        head_step = max(1, BLOCK_SCORES // max(1, q * k))
+        row_step = q if q * k <= BLOCK_SCORES else max(1, BLOCK_SCORES // k)
         dropout = float(kwargs.get("dropout") or 0.0)
+        triangle = causal_blocked(q, k, query.device) if causal else None
+        bias = kwargs.get("position_bias")
         for c in range(cases):
-            for h0 in range(0, heads, step):
-                h1 = min(heads, h0 + step)
+            rows, cols = part.queries.keep[c], part.keys.keep[c]
+            # Straight into the case's array: the CPU, float32, nothing to crop.
+            direct = (
+                query.device.type == "cpu"
+                and self.dtype == np.float32
+                and rows is None
+                and cols is None
+            )
+            for h0 in range(0, heads, head_step):
+                h1 = min(heads, h0 + head_step)
+                # Grouped-query attention: query head h reads key head h // group.
                 kv = torch.arange(h0, h1, device=key.device) // group
-                weights = attention_weights(
-                    query[c : c + 1, h0:h1],
-                    key[c : c + 1].index_select(1, kv),
-                    scaling=scaling,
-                    mask=slice_heads(attention_mask, c, h0, h1),
-                    causal=causal,
-                    position_bias=slice_heads(kwargs.get("position_bias"), c, h0, h1),
-                    softcap=softcap,
-                    sinks=None if sinks is None else sinks[h0:h1],
-                )
-                if output is not None:
-                    used = torch.nn.functional.dropout(weights, p=dropout, training=dropout > 0)
-                    mixed = torch.matmul(used.to(value.dtype), value[c : c + 1].index_select(1, kv))
-                    output[c : c + 1, :, h0:h1] = mixed.transpose(1, 2)
-                self._store(per_case[c], h0, h1, weights[0], part, c)
-        part.layers.append(list(per_case))
+                keys = key[c : c + 1, h0:h1] if group == 1 else key[c : c + 1].index_select(1, kv)
+                head_mask = slice_heads(attention_mask, c, h0, h1)
+                head_bias = slice_heads(bias, c, h0, h1)
+                for r0 in range(0, q, row_step):
+                    r1 = min(q, r0 + row_step)
+                    blocked, additive = blocked_of(_rows(head_mask, r0, r1))
+                    if blocked is None and triangle is not None:
+                        blocked = triangle[r0:r1]
+                    kept, d0, d1 = _kept_rows(rows, r0, r1)
+                    destination = torch.from_numpy(slots[c][h0:h1, d0:d1])
+                    weights = attention_weights(
+                        query[c : c + 1, h0:h1, r0:r1],
+                        keys,
+                        scaling=scaling,
+                        blocked=blocked,
+                        additive=additive,
+                        position_bias=_rows(head_bias, r0, r1),
+                        softcap=softcap,
+                        sinks=None if sinks is None else sinks[h0:h1],
+                        out=destination[None] if direct else None,
+                    )
+                    if output is not None:
+                        used = torch.nn.functional.dropout(weights, p=dropout, training=dropout > 0)
+                        values = value[c : c + 1].index_select(1, kv)
+                        mixed = torch.matmul(used.to(value.dtype), values)
+                        output[c : c + 1, r0:r1, h0:h1] = mixed.transpose(1, 2)
+                    if not direct and d1 > d0:
+                        self._store(destination, weights[0], kept, cols)
         if output is not None:
             return output, None
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
     def _store(
-        self, out: np.ndarray, h0: int, h1: int, weights: torch.Tensor, part: Component, case: int
+        self,
+        destination: torch.Tensor,
+        weights: torch.Tensor,
+        rows: torch.Tensor | None,
+        cols: torch.Tensor | None,
     ) -> None:
-        block = _crop(weights, part.queries.keep[case], part.keys.keep[case])
+        """Crop a block to the case's tokens and copy it into its CPU array."""
+        block = _crop(weights, rows, cols)
         if block.device.type != "cpu":
-            # Halve the copy when storing float16; the device block is freed right after.
-            block = block.to(torch.float16 if self.dtype == np.float16 else torch.float32).cpu()
-        out[h0:h1] = block.numpy()
+            # Convert on the device first: a float16 copy moves half the bytes.
+            block = block.to(_TORCH_DTYPE[self.dtype])
+        destination.copy_(block)
 
     def add_weights(self, name: str, weights: Any) -> None:
         """Record one layer's finished ``(cases, heads, q, k)`` weights (the eager fallback)."""
@@ -209,25 +278,13 @@ class Recorder:
         self.calls += 1
         cases, heads, q, k = weights.shape
         self._check_shape(name, part, q, k, cases)
-        per_case = [
-            np.empty((heads, part.queries.count(c), part.keys.count(c)), dtype=self.dtype)
-            for c in range(cases)
-        ]
+        slots = part.next_layer(heads, self.dtype)
         for c in range(cases):
-            self._store(per_case[c], 0, heads, weights[c].detach().float(), part, c)
-        part.layers.append(list(per_case))
+            rows, cols = part.queries.keep[c], part.keys.keep[c]
+            self._store(torch.from_numpy(slots[c]), weights[c].detach().float(), rows, cols)
 
-    def _keep_queries_keys(
-        self,
-        name: str,
-        part: Component,
-        query: torch.Tensor,
-        key: torch.Tensor,
-        mask: torch.Tensor | None,
-        causal: bool,
-        scaling: float,
-        kwargs: dict[str, Any],
-    ) -> None:
+    @staticmethod
+    def _refuse_lazy(name: str, kwargs: dict[str, Any]) -> None:
         bias = kwargs.get("position_bias")
         unsupported = [
             what
@@ -243,6 +300,17 @@ class Recorder:
                 f"lazy=True: {name} attention uses {', '.join(unsupported)}, which queries and "
                 "keys alone cannot reproduce; use lazy=False"
             )
+
+    def _keep_queries_keys(
+        self,
+        name: str,
+        part: Component,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        mask: torch.Tensor | None,
+        causal: bool,
+        scaling: float,
+    ) -> None:
         if not part.lazy_q:
             part.lazy_q = [[] for _ in range(query.shape[0])]
             part.lazy_k = [[] for _ in range(query.shape[0])]
@@ -315,9 +383,9 @@ class Recorder:
                     raw_tokens=part.keys.raw,
                 )
                 continue
-            if not part.layers:
+            if part.cubes is None:
                 continue
-            cases = self._stack(part)
+            cases = part.cubes.finish()
             out[name] = AttentionData.from_cases(
                 cases,
                 part.keys.tokens,
@@ -327,21 +395,3 @@ class Recorder:
                 meta=info,
             )
         return out
-
-    @staticmethod
-    def _stack(part: Component) -> list[np.ndarray]:
-        """Per-case ``(layers, heads, q, k)`` arrays, releasing each layer block once copied.
-
-        Memory then peaks at the weights plus one block, not twice the weights.
-        """
-        cases: list[np.ndarray] = []
-        for c in range(len(part.layers[0])):
-            first = part.layers[0][c]
-            assert first is not None
-            cube = np.empty((len(part.layers), *first.shape), dtype=first.dtype)
-            for layer, blocks in enumerate(part.layers):
-                cube[layer] = blocks[c]
-                blocks[c] = None
-            cases.append(cube)
-        part.layers.clear()
-        return cases

@@ -1,9 +1,9 @@
 """Attention weights from the queries and keys a layer used, as eager attention computes them.
 
-``softmax(Q Kᵀ · scaling + position bias + mask)`` in float32, with the
-causal pattern applied when the layer relies on it instead of a mask (what
-transformers' sdpa path does when there is no padding), tanh soft-capping and
-attention sinks where a model has them.
+``softmax(Q Kᵀ · scaling + position bias + mask)`` in float32, with tanh
+soft-capping and attention sinks where a model has them. Every step after the
+product works in place, and the product can be written straight into the
+caller's storage (``out``), so a layer's weights cost one buffer, not four.
 """
 
 from __future__ import annotations
@@ -12,7 +12,11 @@ from typing import Any
 
 import torch
 
-__all__ = ["attention_weights", "slice_heads"]
+__all__ = ["attention_weights", "blocked_of", "scaling_of", "slice_heads"]
+
+# The most negative float32, not -inf: a row with every key masked (a pad row)
+# then comes out uniform instead of NaN; it is cropped anyway.
+LOWEST = torch.finfo(torch.float32).min
 
 
 def slice_heads(tensor: torch.Tensor | None, case: int, h0: int, h1: int) -> torch.Tensor | None:
@@ -27,46 +31,58 @@ def slice_heads(tensor: torch.Tensor | None, case: int, h0: int, h1: int) -> tor
     return rows[:, h0:h1] if rows.shape[1] > 1 else rows
 
 
+def blocked_of(mask: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(blocked, additive)``: a boolean mask (True = attend) becomes its complement."""
+    if mask is None:
+        return None, None
+    if mask.dtype == torch.bool:
+        return mask.logical_not(), None
+    return None, mask
+
+
 def attention_weights(
     query: torch.Tensor,
     key: torch.Tensor,
     *,
     scaling: float,
-    mask: torch.Tensor | None = None,
-    causal: bool = False,
+    blocked: torch.Tensor | None = None,
+    additive: torch.Tensor | None = None,
     position_bias: torch.Tensor | None = None,
     softcap: float | None = None,
     sinks: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Weights ``(batch, heads, q, k)`` in float32 whose rows sum to 1.
 
     ``query`` is ``(batch, heads, q, d)`` and ``key`` ``(batch, heads, k, d)``
-    (key heads already matched to query heads). A boolean ``mask`` is True
-    where attention is allowed; a float one is added to the scores.
+    (key heads already matched to query heads). ``blocked`` is True where
+    attention is not allowed (the causal triangle, padding); ``additive`` is a
+    float mask added to the scores. ``out``, a float32 tensor of the result's
+    shape, receives the weights and is returned.
     """
-    scores = torch.matmul(query.float(), key.float().transpose(-1, -2))
+    q, k = query.float(), key.float().transpose(-1, -2)
+    scores = torch.matmul(q, k) if out is None else torch.matmul(q, k, out=out)
     scores.mul_(scaling)
     if softcap is not None:
-        scores = torch.tanh(scores / softcap).mul_(softcap)
+        scores.div_(softcap).tanh_().mul_(softcap)
     if position_bias is not None:
-        scores.add_(position_bias.float())
-    # The most negative float32, not -inf: a row with every key masked (a pad
-    # row) then comes out uniform instead of NaN; it is cropped anyway.
-    lowest = torch.finfo(torch.float32).min
-    if mask is not None:
-        if mask.dtype == torch.bool:
-            scores.masked_fill_(~mask, lowest)
-        else:
-            scores.add_(mask.float()).clamp_(min=lowest)
-    elif causal and scores.shape[-2] > 1:
-        q, k = scores.shape[-2:]
-        above = torch.ones(q, k, dtype=torch.bool, device=scores.device).triu_(1)
-        scores.masked_fill_(above, lowest)
+        scores.add_(position_bias)
+    if blocked is not None:
+        scores.masked_fill_(blocked, LOWEST)
+    if additive is not None:
+        # A float mask already holds its dtype's lowest value: adding it may overflow.
+        scores.add_(additive).clamp_(min=LOWEST)
     if sinks is not None:
         # A sink is one extra logit per head that takes weight but has no value.
         sink = sinks.float().reshape(1, -1, 1, 1).expand(*scores.shape[:-1], 1)
-        return torch.softmax(torch.cat([scores, sink], dim=-1), dim=-1)[..., :-1]
-    return torch.softmax(scores, dim=-1)
+        weights = torch.softmax(torch.cat([scores, sink], dim=-1), dim=-1)[..., :-1]
+        return scores.copy_(weights)
+    return torch.softmax(scores, dim=-1, out=scores)
+
+
+def causal_blocked(q: int, k: int, device: Any) -> torch.Tensor:
+    """True above the diagonal: what a causal layer without a mask may not see."""
+    return torch.ones(q, k, dtype=torch.bool, device=device).triu_(1)
 
 
 def scaling_of(query: torch.Tensor, kwargs: dict[str, Any]) -> float:
