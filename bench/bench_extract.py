@@ -1,0 +1,168 @@
+"""Cost of getting attention out of a model: from_model against the forwards it replaces.
+
+A GPT-2-shaped model (12 layers x 12 heads, 768 wide, random weights) runs on
+N tokens on the CPU in four ways, each in a fresh subprocess so that its peak
+resident memory (``ru_maxrss``, which counts torch's allocations, unlike
+tracemalloc) is its own:
+
+* ``sdpa``: a plain forward, default attention, no weights;
+* ``eager+attn``: ``attn_implementation="eager"`` and ``output_attentions=True``;
+* ``from_model``: ``aw.from_model`` on the default (sdpa) model, float32 weights;
+* ``from_model16``: the same storing float16 weights.
+
+Each prints wall time of the call (after a short warm-up) and peak RSS; the
+model's own memory (``base``: RSS after building it) is in every figure.
+
+    python bench/bench_extract.py              # N = 512 and 2048
+    python bench/bench_extract.py --quick      # N = 128
+    python bench/bench_extract.py --sizes 1024
+    python bench/bench_extract.py --device cuda --sizes 2048 8192   # GPU peak memory too
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+VARIANTS = ("sdpa", "eager+attn", "from_model", "from_model16")
+
+
+def _tokenizer(n_words: int) -> Any:
+    """A word-level tokenizer: one token per word, so a text of N words is N tokens."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {f"w{i}": i for i in range(n_words)}
+    vocab["[UNK]"] = n_words
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]")
+
+
+def _rss_mb() -> float:
+    # Linux reports ru_maxrss in kilobytes.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(variant: str, n: int, device: str) -> dict[str, Any]:
+    """Run one variant in this process and return its figures."""
+    import torch
+    from transformers import GPT2Config, GPT2Model
+
+    import attn_widget as aw
+
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=12, n_head=12, n_embd=768, n_positions=max(1024, n))
+    implementation = "eager" if variant == "eager+attn" else "sdpa"
+    model = GPT2Model(config).eval().to(device)
+    model.set_attn_implementation(implementation)
+    cuda = device.startswith("cuda")
+    tokenizer = _tokenizer(config.vocab_size - 1)
+
+    def text(length: int) -> str:
+        return " ".join(f"w{i % 5000}" for i in range(length))
+
+    def run(length: int) -> Any:
+        if variant.startswith("from_model"):
+            dtype = "float16" if variant == "from_model16" else "float32"
+            return aw.from_model(model, tokenizer, text(length), dtype=dtype)
+        ids = torch.tensor([tokenizer(text(length))["input_ids"]], device=device)
+        with torch.no_grad():
+            return model(ids, output_attentions=variant == "eager+attn")
+
+    run(16)  # warm-up: imports, first kernels
+    base = _rss_mb()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        gpu_base = torch.cuda.memory_allocated() / 2**20
+    start = time.perf_counter()
+    result = run(n)
+    if cuda:
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    peak = _rss_mb()
+    gpu = {}
+    if cuda:
+        gpu = {
+            "gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20,
+            "gpu_base_mb": gpu_base,
+        }
+    if variant == "eager+attn":
+        assert len(result.attentions) == 12 and result.attentions[0].shape[-1] == n
+    elif variant.startswith("from_model"):
+        assert result.data.shape(0) == (n, n)
+    return {
+        "variant": variant,
+        "n": n,
+        "seconds": seconds,
+        "peak_mb": peak,
+        "base_mb": base,
+        **gpu,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 128 only")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None, help="token counts")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--child", nargs=2, metavar=("VARIANT", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child[0], int(args.child[1]), args.device)))
+        return
+    sizes = args.sizes or ([128] if args.quick else [512, 2048])
+    import torch
+
+    where = (
+        torch.cuda.get_device_name()
+        if args.device.startswith("cuda")
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
+    gpu = args.device.startswith("cuda")
+    print(f"GPT-2 shape 12 x 12 x 768, random weights, {where}")
+    print(
+        f"{'N':>6} {'variant':<13} {'wall s':>8} {'peak MB':>9} {'base MB':>8}"
+        + (f" {'GPU peak MB':>12} {'GPU base MB':>12}" if gpu else "")
+        + f" {'vs eager':>16}"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
+    for n in sizes:
+        rows = []
+        for variant in args.variants:
+            done = subprocess.run(
+                [sys.executable, __file__, "--device", args.device, "--child", variant, str(n)],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if done.returncode != 0:
+                print(f"{n:>6} {variant:<13} failed: {done.stderr.strip().splitlines()[-1]}")
+                continue
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        eager = next((r for r in rows if r["variant"] == "eager+attn"), None)
+        memory = "gpu_peak_mb" if gpu else "peak_mb"
+        for r in rows:
+            ratio = ""
+            if eager and r is not eager:
+                ratio = (
+                    f"{r['seconds'] / eager['seconds']:.2f}x t {r[memory] / eager[memory]:.0%} mem"
+                )
+            extra = f" {r['gpu_peak_mb']:>12.0f} {r['gpu_base_mb']:>12.0f}" if gpu else ""
+            print(
+                f"{n:>6} {r['variant']:<13} {r['seconds']:>8.2f} {r['peak_mb']:>9.0f} "
+                f"{r['base_mb']:>8.0f}{extra} {ratio:>16}"
+            )
+
+
+if __name__ == "__main__":
+    main()
