@@ -107,6 +107,29 @@ def _to_cube(attentions: Any) -> np.ndarray:
     )
 
 
+# Float dtype -> (unsigned integer of its size, bit pattern of +inf).
+_INF_BITS = {
+    np.dtype(np.float16): (np.uint16, 0x7C00),
+    np.dtype(np.float32): (np.uint32, 0x7F800000),
+    np.dtype(np.float64): (np.uint64, 0x7FF0000000000000),
+}
+
+
+def _finite_and_non_negative(cube: np.ndarray) -> bool:
+    """True when every value is finite and >= 0 (-0.0 answers False; the caller rechecks).
+
+    A float with its sign bit clear, read as an unsigned integer, is below the
+    bits of +inf exactly when it is finite; a set sign bit reads above. An
+    integer max is fast for every float width (numpy's float16 min/max is not).
+    """
+    entry = _INF_BITS.get(cube.dtype)
+    if entry is not None:
+        unsigned, inf = entry
+        return bool(cube.view(unsigned).max() < inf)
+    low, high = cube.min(), cube.max()
+    return bool(np.isfinite(low) and np.isfinite(high) and low >= 0)
+
+
 def _check_values(cube: np.ndarray) -> None:
     layers, cases, heads, q, k = cube.shape
     if min(layers, cases, heads) == 0:
@@ -116,11 +139,9 @@ def _check_values(cube: np.ndarray) -> None:
         )
     if q == 0 or k == 0:
         raise ValueError(f"attentions: expected a non-empty sequence; got q={q}, k={k}")
-    # Fast path: min and max see every value without a temporary array (NaN
-    # propagates through both), so valid gigabyte cubes are checked in one
-    # pass; only a bad cube goes on to locate its first bad value.
-    low, high = cube.min(), cube.max()
-    if np.isfinite(low) and np.isfinite(high) and low >= 0:
+    # Fast path: one reduction, no temporary array, so valid gigabyte cubes are
+    # checked in one pass; only a bad cube goes on to locate its first bad value.
+    if _finite_and_non_negative(cube):
         return
     finite = np.isfinite(cube)
     if not finite.all():
