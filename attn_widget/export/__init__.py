@@ -3,6 +3,8 @@
 * :func:`render_pdf` — ``"heatmap"``, ``"lines"`` or ``"grid"`` as PDF bytes,
   with the view's state (layer, head or head mean, case, gamma, locked
   selection). Same input, same bytes.
+* :func:`render_analysis_pdf` — the analysis views' figures (``"compare"``,
+  ``"stability"``, ``"evolution"``), see :mod:`.analysis`.
 * :func:`write_atomic` — write bytes through a temporary file and a rename.
 * :func:`default_filename` — e.g. ``attention_L3_H5_case0_heatmap.pdf``.
 
@@ -22,12 +24,13 @@ import numpy as np
 
 from .._files import write_atomic
 from ..data import AttentionData
+from .analysis import render_analysis_pdf
 from .common import save_pdf, style, title_for
 from .grid import grid_figure, grid_panels, grid_title, parse_grid_options
 from .heatmap import heatmap_figure, parse_heatmap_options
 from .lines import lines_figure, parse_lines_options
 
-__all__ = ["KINDS", "default_filename", "render_pdf", "write_atomic"]
+__all__ = ["KINDS", "default_filename", "render_analysis_pdf", "render_pdf", "write_atomic"]
 
 KINDS = ("heatmap", "lines", "grid")
 
