@@ -345,6 +345,16 @@ class AttentionView {
       ...meta.components.map((name) => element("option", { value: name }, name)),
     );
     this.componentRow.hidden = meta.components.length < 2;
+    // An analysis view offers its own figure first (compare, stability, evolution).
+    const analysisKind = meta.analysis ? meta.analysis.kind : null;
+    if (analysisKind && !this.exportButtons.some((b) => b.dataset.kind === analysisKind)) {
+      const button = /** @type {HTMLButtonElement} */ (
+        element("button", { type: "button", class: "aw-button aw-export", "data-kind": analysisKind }, `PDF: ${analysisKind}`)
+      );
+      button.addEventListener("click", () => this.requestExport(analysisKind, button));
+      this.exportButtons[0].before(button);
+      this.exportButtons.unshift(button);
+    }
     for (const button of this.exportButtons) {
       button.disabled = !meta.kernel;
       button.title = meta.kernel ? "" : "PDF export needs a running kernel (this is a saved page)";

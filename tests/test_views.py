@@ -111,3 +111,14 @@ def test_regions_request_finds_a_planted_block() -> None:
     top, left, bottom, right = sent[-1]["regions"][0]
     assert top <= 5 and left <= 20 and bottom >= 12 and right >= 30
     assert (bottom - top) * (right - left) <= 2 * 7 * 10
+
+
+def test_the_pdf_button_of_an_analysis_view_exports_its_figure() -> None:
+    a = attention()
+    w = views.stability([a, a * 0.9, a * 1.1], list("abcdef"))
+    sent: list[tuple[dict, list[bytes]]] = []
+    w.send = lambda content, buffers=None: sent.append((content, buffers or []))
+    w._on_message(w, {"type": "export", "id": 1, "kind": "stability"}, [])
+    content, buffers = sent[-1]
+    assert content["ok"] and content["filename"] == "attention_L0_H0_case0_stability.pdf"
+    assert buffers[0][:5] == b"%PDF-"

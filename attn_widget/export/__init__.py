@@ -33,6 +33,8 @@ from .lines import lines_figure, parse_lines_options
 __all__ = ["KINDS", "default_filename", "render_analysis_pdf", "render_pdf", "write_atomic"]
 
 KINDS = ("heatmap", "lines", "grid")
+# Figures of the analysis widgets (attn_widget.views), drawn by render_analysis_pdf.
+ANALYSIS_KINDS = ("compare", "stability", "evolution")
 
 
 def _check_kind(kind: Any) -> str:
@@ -203,7 +205,8 @@ def default_filename(
     means (``heads="mean"``, or by default ``head=None``, as in render_pdf)
     adds ``_mean``, so different grids do not overwrite each other.
     """
-    kind = _check_kind(kind)
+    if kind not in ANALYSIS_KINDS:
+        kind = _check_kind(kind)
     if kind == "grid":
         where = f"L{layer}_" if layers == "current" else ""
         mean = heads == "mean" or (heads is None and head is None)
