@@ -26,7 +26,7 @@ import { topIndices } from "./lines.js";
  */
 
 const CACHE_BYTES = 192 * 1024 * 1024;
-const MAX_PREFETCH_IN_FLIGHT = 2;
+const MAX_PREFETCH_IN_FLIGHT = 4;
 
 const sliceKey = (s) => `${s.layer}/${s.head}/${s.case}`;
 

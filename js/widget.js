@@ -54,6 +54,7 @@ class AttentionView {
     this.drag = null;
     this.paints = 0;
     this.lastPaint = -Infinity;
+    this.lastMove = { dl: 0, dh: 0 };
     this.frame = 0;
     this.pendingExports = new Map();
     this.labelCache = new Map();
@@ -281,6 +282,10 @@ class AttentionView {
 
   // ---------------------------------------------------------------- state
   save(values) {
+    // Remember which way the user is moving: prefetch looks further that way.
+    const dl = "layer" in values ? Math.sign(values.layer - this.model.get("layer")) : 0;
+    const dh = "head" in values ? Math.sign(values.head - this.model.get("head")) : 0;
+    if (dl || dh) this.lastMove = { dl, dh };
     for (const [name, value] of Object.entries(values)) this.model.set(name, value);
     this.model.save_changes();
     // A user's own move paints at once (no wait for the next frame) unless a
@@ -506,26 +511,32 @@ class AttentionView {
     });
   }
 
+  /**
+   * Ask the kernel, while idle, for the slices a user is likely to want next:
+   * further along the way the last slider moved first, then every neighbour.
+   */
   prefetch(st, meta, maxSize) {
     if (this.source.local) return;
     const head = st.mean ? -1 : st.head;
-    const around = [];
-    for (const dl of [1, -1]) {
-      const layer = st.layer + dl;
-      if (layer >= 0 && layer < meta.n_layers) around.push({ layer, head, case: st.case });
-    }
+    const wanted = [];
+    const add = (layer, h) => {
+      const inside = layer >= 0 && layer < meta.n_layers && (h === -1 || (h >= 0 && h < meta.n_heads));
+      if (inside) wanted.push({ layer, head: h, case: st.case });
+    };
+    const { dl, dh } = this.lastMove;
+    for (const step of [1, 2, 3]) if (dl || dh) add(st.layer + dl * step, st.mean ? -1 : st.head + dh * step);
+    add(st.layer + 1, head);
+    add(st.layer - 1, head);
     if (!st.mean) {
-      for (const dh of [1, -1]) {
-        const h = st.head + dh;
-        if (h >= 0 && h < meta.n_heads) around.push({ layer: st.layer, head: h, case: st.case });
-      }
+      add(st.layer, st.head + 1);
+      add(st.layer, st.head - 1);
     }
     const full = this.fullShape();
     const [q0, q1] = this.lines.visibleQueries();
-    const top = Math.max(1, Math.min(full.k, Number(this.topInput.value) || 1));
-    for (const id of around) {
-      const tile = this.source.tile({ ...id, q0: 0, q1: full.q, k0: 0, k1: full.k, rows: maxSize, cols: maxSize }, true);
-      if (tile && q1 > q0) this.source.links({ ...id, q0, q1, top }, true);
+    const top = Math.max(1, Math.min(full.k, Math.floor(Number(this.topInput.value) || defaultTopK(full.q, full.k))));
+    for (const id of wanted) {
+      this.source.tile({ ...id, q0: 0, q1: full.q, k0: 0, k1: full.k, rows: maxSize, cols: maxSize }, true);
+      if (q1 > q0) this.source.links({ ...id, q0, q1, top }, true);
     }
   }
 

@@ -71,12 +71,12 @@ test("different kinds of request go out side by side", () => {
   assert.deepEqual(sent.map((m) => m.type), ["tile", "links"]);
 });
 
-test("prefetch fills idle time, at most two at a time, never ahead of a wish", () => {
+test("prefetch fills idle time, at most four at a time, never ahead of a wish", () => {
   const { s, sent } = source(kernelMeta);
-  for (const layer of [1, 2, 3]) s.tile(whole(layer, 0), true);
-  assert.equal(sent.length, 2);
+  for (const layer of [1, 2, 3, 4, 5]) s.tile(whole(layer, 0), true);
+  assert.equal(sent.length, 4);
   s.tile(whole(5, 5));
-  assert.equal(sent.length, 3);
+  assert.equal(sent.length, 5);
 });
 
 test("replies for another component or with an error are not cached", () => {
