@@ -16,7 +16,7 @@ transformers = pytest.importorskip("transformers")
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
 
 import attn_widget as aw  # noqa: E402
-from attn_widget.extract import hf, record, storage  # noqa: E402
+from attn_widget.extract import hf, record  # noqa: E402
 from attn_widget.extract.tokens import PIECE_MARK, SPACE_MARK, display_tokens  # noqa: E402
 from attn_widget.lazy import LazyAttention  # noqa: E402
 
@@ -606,12 +606,3 @@ def test_a_wrong_layer_count_costs_a_copy_not_a_wrong_result(
     for case in range(2):
         assert data.values[case].shape[0] == 2
         np.testing.assert_array_equal(data.values[case], reference.values[case])
-
-
-def test_large_arrays_come_with_their_memory_mapped_in() -> None:
-    big = storage.populated((9, 1024, 1024), np.float32)  # 36 MB: mapped, populated
-    small = storage.populated((3, 4), np.float16)
-    assert big.shape == (9, 1024, 1024) and big.flags.writeable and big.dtype == np.float32
-    big[8, 1023, 1023] = 2.5
-    assert float(big[8, 1023, 1023]) == 2.5
-    assert small.shape == (3, 4) and small.dtype == np.float16
