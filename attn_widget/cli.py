@@ -143,6 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _progress(items: Sequence[Any], desc: str, unit: str, quiet: bool) -> Any:
+    """A tqdm bar on stderr (shown on a terminal only); plain iteration without tqdm."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, desc=desc, unit=unit, disable=True if quiet else None)
+
+
 def _version() -> str:
     from . import __version__
 
@@ -224,15 +233,13 @@ def _merge(per_text: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _extract(args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
-    from tqdm import tqdm
-
     from .extract import extract_attention
 
     model, tokenizer = _load_model(args.model, args.device)
     targets = args.target * len(texts) if len(args.target) == 1 else args.target
     per_text = []
     # One forward pass per text: memory stays that of the longest text alone.
-    for i, text in enumerate(tqdm(texts, desc="texts", unit="text", disable=args.quiet or None)):
+    for i, text in enumerate(_progress(texts, "texts", "text", args.quiet)):
         result = extract_attention(
             model, tokenizer, text, target=targets[i] if targets else None, dtype=args.dtype
         )
@@ -251,8 +258,6 @@ def _select(components: dict[str, Any], wanted: Sequence[str]) -> dict[str, Any]
 
 # ------------------------------------------------------------------- output
 def _figures(args: argparse.Namespace, components: dict[str, Any]) -> list[pathlib.Path]:
-    from tqdm import tqdm
-
     from .export import render_pdf, write_atomic
 
     out = pathlib.Path(args.out)
@@ -272,9 +277,7 @@ def _figures(args: argparse.Namespace, components: dict[str, Any]) -> list[pathl
                     options = {**common, "layers": "current", "heads": "all"}
                     jobs.append((folder / f"layer_{layer}.pdf", data, layer, options))
     written = []
-    for path, data, layer, options in tqdm(
-        jobs, desc="figures", unit="pdf", disable=args.quiet or None
-    ):
+    for path, data, layer, options in _progress(jobs, "figures", "pdf", args.quiet):
         written.append(write_atomic(path, render_pdf(data, "grid", layer=layer, **options)))
     return written
 

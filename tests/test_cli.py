@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pathlib
@@ -187,3 +188,23 @@ def test_the_console_script_is_installed() -> None:
     assert done.returncode == 0 and "figures" in done.stdout
     bad = subprocess.run([str(script), "nonsense"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bars_show_on_a_terminal_and_not_with_quiet(
+    models: dict[str, pathlib.Path], tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["figures", "--model", str(models["bert"]), "--text", "one", "--text", "two"]
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main([*argv, "--out", str(tmp_path / "a")]) == 0
+    shown = terminal.getvalue()
+    assert "texts: 100%" in shown and "2/2" in shown and "figures: 100%" in shown
+    quiet = _Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    assert cli.main([*argv, "--quiet", "--out", str(tmp_path / "b")]) == 0
+    assert "figures" not in quiet.getvalue()
