@@ -62,6 +62,7 @@ def _inputs_of_every_attention(model: Any) -> tuple[list[Any], list[Any]]:
     return seen, handles
 
 
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
 @pytest.mark.parametrize("batch_first", [True, False])
 def test_eval_no_grad_weights_equal_softmax_by_hand(batch_first: bool) -> None:
     model = _transformer(batch_first)

@@ -427,6 +427,19 @@ def test_lazy_keeps_queries_and_keys_that_give_the_same_weights(llama: Any, meta
                 )
 
 
+def test_lazy_encoder_decoder_components_equal_the_full_weights(bart: Any, wordpiece: Any) -> None:
+    targets = ["le chat", "un chien a aboyé toute la matinée"]
+    full = aw.extract_attention(bart, wordpiece, TEXTS, target=targets)
+    lazy = aw.extract_attention(bart, wordpiece, TEXTS, target=targets, lazy=True)
+    assert [lazy[p].causal for p in ("encoder", "decoder", "cross")] == [False, True, False]
+    assert lazy["cross"].is_cross and lazy["cross"].query_tokens == full["cross"].query_tokens
+    for part in ("encoder", "decoder", "cross"):
+        for case in range(2):
+            np.testing.assert_allclose(
+                lazy[part].matrix(1, 2, case), full[part].values[case][1, 2], atol=1e-5
+            )
+
+
 def test_lazy_refuses_a_position_bias(t5: Any, wordpiece: Any) -> None:
     with pytest.raises(ValueError, match="position bias"):
         aw.extract_attention(t5, wordpiece, TEXTS[0], lazy=True)

@@ -171,6 +171,10 @@ def extract_attention(
         Keep each layer's queries and keys instead of the weights (memory
         grows as N, not N²); see :class:`~attn_widget.lazy.LazyAttention`.
 
+    The weights are ``softmax(Q Kᵀ · scaling + mask)`` as the layer computed
+    them, before attention dropout: a model in train mode runs with its
+    dropout (so runs differ), but each row still sums to 1.
+
     Returns
     -------
     An :class:`~attn_widget.data.AttentionData` (a
