@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> pathlib.Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder.
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike[str]) -> Iterator[tuple[BinaryIO, pathlib.Path]]:
+    """Open a temporary file beside ``path``; on success it replaces ``path``.
 
     Parent folders are created. A reader (or a crash) never sees a partial
-    file: the temporary file is flushed to disk, then renamed over ``path``.
-    Returns the resolved path.
+    file: the temporary file is flushed to disk, then renamed over ``path``;
+    on an error it is removed and ``path`` is left as it was. Yields the open
+    binary handle and the resolved target path.
     """
     target = pathlib.Path(path).expanduser()
     if target.is_dir():
@@ -21,11 +26,17 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> pathlib.Path:
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle, target.resolve()
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
     except BaseException:
         pathlib.Path(temporary).unlink(missing_ok=True)
         raise
-    return target.resolve()
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> pathlib.Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_file`); return the path."""
+    with atomic_file(path) as (handle, target):
+        handle.write(data)
+    return target

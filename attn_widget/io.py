@@ -19,14 +19,13 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._files import write_atomic
+from ._files import atomic_file, write_atomic
 from .data import AttentionData
 
 __all__ = ["load", "read", "save", "to_json"]
@@ -132,21 +131,11 @@ def save(
             }
         )
     arrays[_MANIFEST] = np.array(json.dumps(manifest, ensure_ascii=False))
-    target = _path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Streamed to a temporary file beside the target, then renamed over it:
-    # a reader never sees half a file, and the arrays are not copied in memory.
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            (np.savez_compressed if compressed else np.savez)(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        pathlib.Path(temporary).unlink(missing_ok=True)
-        raise
-    return target.resolve()
+    # Streamed into the temporary file (no in-memory copy of the arrays), then
+    # renamed over the target.
+    with atomic_file(_path(path)) as (handle, target):
+        (np.savez_compressed if compressed else np.savez)(handle, **arrays)
+    return target
 
 
 # ---------------------------------------------------------------------- read

@@ -69,21 +69,15 @@ import attn_widget as aw
 from attn_widget import html as aw_html
 from attn_widget.widget import DEFAULT_BYTE_BUDGET
 
+# The browser tests' chromium flags (offline, quiet), one list for tests and benches.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "browser"))
+from jupyter_driver import CHROMIUM_ARGS
+
 LAYERS, HEADS = 12, 12
 # The view's default heatmap side (js/widget.js paint: maxSize) and its token-line
 # geometry (js/geometry.js linesLayout with font size 11): rows of 14..22 px in
 # at most 440 px, 10 px top margin.
 MAX_SIZE = 440
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 # Run by the tools' interpreter: argv = tool, attention .npy, tokens .json, html out.
 # Prints one JSON line: bytes, seconds to build, peak RSS of that process.
