@@ -58,10 +58,6 @@ export class DataSource {
     return this.meta.tier === "cube" && this.cube !== null;
   }
 
-  get loading() {
-    return this.waiting.size > 0 || [...this.inFlight.values()].some((r) => !r.prefetch);
-  }
-
   /** The whole slice, when it is here (cube tier, or it came whole from the kernel). */
   fullSlice(id) {
     const key = `full/${sliceKey(id)}`;
