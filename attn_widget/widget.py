@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import pathlib
 from collections.abc import Mapping
+from contextlib import nullcontext
+from functools import partial
 from typing import Any
 
 import anywidget
@@ -28,6 +30,7 @@ from . import tiles, wire
 from ._files import write_atomic
 from .data import AttentionData
 from .lazy import LazyAttention
+from .replies import Reply, ReplyCache, Warmup, reply_key
 
 # What a widget can show: weights held in memory, or computed on demand.
 _SOURCES = (AttentionData, LazyAttention)
@@ -37,6 +40,11 @@ __all__ = ["DEFAULT_BYTE_BUDGET", "AttentionWidget"]
 DEFAULT_BYTE_BUDGET = 64_000_000
 # Slices up to this many values go as exact float32 (4 MB); larger ones as half floats.
 _EXACT_SLICE_VALUES = 1 << 20
+# Pooled tiles over this many values (256 x 256) go as half floats.
+_EXACT_POOLED_VALUES = 1 << 16
+# Replies kept in the kernel (overview tiles of 12 x 12 heads at 8,192 tokens
+# take 108 MB); the warm-up stops rather than evict.
+_REPLY_CACHE_BYTES = 256 * 2**20
 _STATIC = pathlib.Path(__file__).parent / "static"
 _MISSING_BUNDLE = """
 export default { render({ el }) {
@@ -109,6 +117,8 @@ class AttentionWidget(anywidget.AnyWidget):
             )
         self._components: dict[str, AttentionData] = components
         self._ready = False
+        self._replies = ReplyCache(_REPLY_CACHE_BYTES)
+        self._warmup: Warmup | None = None
         _check_budget(byte_budget)
         first = next(iter(components))
         super().__init__(
@@ -270,24 +280,66 @@ class AttentionWidget(anywidget.AnyWidget):
             self._answer_data(kind, content)
 
     def _answer_data(self, kind: str, request: dict[str, Any]) -> None:
-        """Answer a tile, links, token or thumbs request with binary buffers."""
+        """Answer a tile, links, token or thumbs request with binary buffers.
+
+        Replies are kept (see :mod:`attn_widget.replies`); an overview tile in
+        the slices tier also starts the warm-up of every other head's overview.
+        """
         head = request.get("head")
+        component = self.component
         echo = {
             "type": kind,
             "id": request.get("id"),
-            "component": self.component,
+            "component": component,
             "layer": request.get("layer"),
             "head": head,
             "case": request.get("case"),
         }
+        asked = {name: value for name, value in request.items() if name != "prefetch"}
+        warmup = self._warmup_for(kind, asked)
         try:
-            content, buffers = _DATA_REQUESTS[kind](
-                self.data, request, None if head == -1 else head
-            )
+            with warmup.demand() if warmup and not request.get("prefetch") else nullcontext():
+                content, buffers = self._replies.get_or_compute(
+                    reply_key(component, asked), partial(self._reply, component, asked)
+                )
         except (ValueError, TypeError, KeyError) as error:
             self.send({**echo, "error": str(error)})
             return
         self.send({**echo, **content}, buffers)
+
+    def _reply(self, component: str, request: dict[str, Any]) -> Reply:
+        kind, head = request["type"], request.get("head")
+        return _DATA_REQUESTS[kind](
+            self._components[component], request, None if head == -1 else head
+        )
+
+    def _warmup_for(self, kind: str, request: dict[str, Any]) -> Warmup | None:
+        """The warm-up thread, told about this request when it is an overview."""
+        if self._meta.get("tier") != "slices" or kind != "tile":
+            return self._warmup
+        data = self.data
+        try:
+            q, k = data.shape(request["case"])
+        except (KeyError, TypeError, ValueError):
+            return self._warmup
+        whole = (
+            request.get("q0", 0),
+            request.get("q1", q),
+            request.get("k0", 0),
+            request.get("k1", k),
+        )
+        if whole != (0, q, 0, k):
+            return self._warmup
+        if self._warmup is None:
+            self._warmup = Warmup(self._replies, self._reply)
+        self._warmup.follow(self.component, request, data.n_layers, data.n_heads)
+        return self._warmup
+
+    def close(self) -> None:
+        warmup = getattr(self, "_warmup", None)  # None when __init__ failed early
+        if warmup is not None:
+            warmup.stop(timeout=5)
+        super().close()
 
     def _answer_export(self, request: dict[str, Any]) -> None:
         from .export import default_filename
@@ -354,8 +406,12 @@ class AttentionWidget(anywidget.AnyWidget):
         return str(write_atomic(target, pdf))
 
 
-def _encode(values: np.ndarray) -> tuple[dict[str, Any], bytes]:
-    encoded = wire.encode(values, allow_half=values.size > _EXACT_SLICE_VALUES)
+def _encode(values: np.ndarray, pooled: bool = False) -> tuple[dict[str, Any], bytes]:
+    # A pooled picture shows block maxima, not values a user reads one by one:
+    # past a screenful it goes as half floats (relative error <= 4.9e-4), which
+    # halves the bytes of every overview. Full-resolution values stay exact.
+    limit = _EXACT_POOLED_VALUES if pooled else _EXACT_SLICE_VALUES
+    encoded = wire.encode(values, allow_half=values.size > limit)
     return encoded.header, encoded.data
 
 
@@ -363,7 +419,7 @@ def _tile_reply(data: AttentionData, r: dict[str, Any], head: int | None):
     q, k = data.shape(r["case"])
     window = (r.get("q0", 0), r.get("q1", q), r.get("k0", 0), r.get("k1", k))
     t = tiles.tile(data, r["layer"], head, r["case"], window, r.get("rows"), r.get("cols"))
-    header, payload = _encode(t.values)
+    header, payload = _encode(t.values, pooled=t.fq > 1 or t.fk > 1)
     shape = {"rows": t.values.shape[0], "cols": t.values.shape[1], "fq": t.fq, "fk": t.fk}
     return {**header, **shape, "q0": t.q0, "q1": t.q1, "k0": t.k0, "k1": t.k1}, [payload]
 
@@ -383,7 +439,7 @@ def _token_reply(data: AttentionData, r: dict[str, Any], head: int | None):
 
 def _thumbs_reply(data: AttentionData, r: dict[str, Any], head: int | None):
     thumbs = tiles.thumbnails(data, r["layer"], r["case"], r["size"])
-    header, payload = _encode(thumbs)
+    header, payload = _encode(thumbs, pooled=True)
     _, rows, cols = thumbs.shape
     return {**header, "size": r["size"], "rows": rows, "cols": cols}, [payload]
 

@@ -1,14 +1,21 @@
 """Long inputs: the widget over a LazyAttention of random Q/K at N = 2048 and 8192.
 
-12 layers x 12 heads, weights computed in the kernel on the CPU when the view
-asks (``aw.LazyAttention`` -> the "slices" tier). Reuses bench_widget.measure
-(same server, chromium and timings) with a lazy notebook, and adds the kernel's
-peak RSS (``ru_maxrss``) after the moves. Prints, per N: bytes to first paint,
-bytes per slider move, time to first paint, slider-to-repaint median and p95,
-kernel peak RSS.
+Weights are computed in the kernel on the CPU when the view asks
+(``aw.LazyAttention`` -> the "slices" tier). Reuses bench_widget.measure (same
+server, chromium and timings) with a lazy notebook, and adds the kernel's peak
+RSS (``ru_maxrss``) after the moves. Each size is measured twice:
 
-    python bench/bench_long.py                   # N = 2048, 8192
-    python bench/bench_long.py --sizes 2048 --steps 20 --jumps 10
+* cold: the moves start right after the first paint, as a user who starts
+  dragging at once meets them;
+* warm: the moves start once the kernel's warm-up thread has computed every
+  head's overview (its time is printed), as a user meets them a few seconds on.
+
+Prints, per row: bytes to first paint, bytes per slider move, time to first
+paint, slider-to-repaint median and p95 (one-step and random moves), kernel
+peak RSS.
+
+    python bench/bench_long.py                     # 12 x 12 at 2048 and 8192, 32 x 32 at 2048
+    python bench/bench_long.py --grids 12x12 --sizes 8192 --steps 20 --jumps 10
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import json
 import pathlib
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -25,8 +33,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import bench_widget
 from bench_widget import (
     CHROMIUM,
-    HEADS,
-    LAYERS,
     Row,
     launch_chromium,
     megabytes,
@@ -54,15 +60,32 @@ PEAK_RSS = "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024"
 
 @dataclass
 class LongRow:
+    grid: str
+    start: str  # "cold" or "warm"
     row: Row
     kernel_peak_rss: int
+    warmup_s: float | None
+
+
+WARMUP_DONE = "w._warmup is not None and w._warmup.finished"
+
+
+def wait_for_warmup(nb: bench_widget.Notebook, seconds: list[float]) -> None:
+    """Wait until the kernel has warmed every overview; note how long that took."""
+    start = time.perf_counter()
+    while not nb.eval_json(WARMUP_DONE):
+        if time.perf_counter() - start > 600:
+            raise RuntimeError("the warm-up did not finish in 10 minutes")
+        nb.page.wait_for_timeout(250)
+    seconds.append(time.perf_counter() - start)
 
 
 def measure_long(
-    browser: object, server: object, n: int, steps: int, jumps: int, pause_ms: int
+    browser: object, server: object, n: int, steps: int, jumps: int, pause_ms: int, warm: bool
 ) -> LongRow:
     """bench_widget.measure on the lazy notebook, then the kernel's peak RSS."""
     rss: list[int] = []
+    waited: list[float] = []
     original = bench_widget.settle
 
     def settle_and_read(nb: bench_widget.Notebook, ms: int = 400) -> None:
@@ -72,42 +95,53 @@ def measure_long(
     bench_widget.GENERATE = LAZY_GENERATE
     bench_widget.SHOW = LAZY_SHOW.replace("{budget}", "")
     bench_widget.settle = settle_and_read  # type: ignore[assignment]
+    prepare = (lambda nb: wait_for_warmup(nb, waited)) if warm else None
     try:
-        row = bench_widget.measure(browser, server, n, steps, jumps, pause_ms)  # type: ignore[arg-type]
+        row = bench_widget.measure(browser, server, n, steps, jumps, pause_ms, prepare=prepare)  # type: ignore[arg-type]
     finally:
         bench_widget.settle = original
-    return LongRow(row, max(rss))
+    grid = f"{bench_widget.LAYERS}x{bench_widget.HEADS}"
+    return LongRow(grid, "warm" if warm else "cold", row, max(rss), waited[0] if waited else None)
 
 
 def print_table(rows: list[LongRow]) -> None:
     head = (
-        f"{'N':>5} {'tier':>6} {'first paint':>11} {'bytes':>10} {'bytes/move':>10}"
+        f"{'grid':>5} {'N':>5} {'start':>5} {'first paint':>11} {'bytes':>10} {'bytes/move':>10}"
         f" {'step med':>8} {'step p95':>8} {'jump med':>8} {'jump p95':>8} {'kernel RSS':>10}"
+        f" {'warm-up':>8}"
     )
     print(head)
     print("-" * len(head))
     for lr in rows:
         r = lr.row
+        warmup = f"{lr.warmup_s:>6.1f} s" if lr.warmup_s is not None else f"{'':>8}"
         print(
-            f"{r.n:>5} {r.tier:>6} {r.first_paint_ms:>8.0f} ms {megabytes(r.first_bytes):>10}"
-            f" {megabytes(r.move_bytes / r.moves):>10}"
+            f"{lr.grid:>5} {r.n:>5} {lr.start:>5} {r.first_paint_ms:>8.0f} ms"
+            f" {megabytes(r.first_bytes):>10} {megabytes(r.move_bytes / r.moves):>10}"
             f" {r.step_median_ms:>5.0f} ms {r.step_p95_ms:>5.0f} ms"
             f" {r.jump_median_ms:>5.0f} ms {r.jump_p95_ms:>5.0f} ms"
-            f" {lr.kernel_peak_rss / 2**20:>7.0f} MB"
+            f" {lr.kernel_peak_rss / 2**20:>7.0f} MB {warmup}"
         )
     print(
         "\nfirst paint: running the widget cell to the first complete paint; bytes: kernel"
         "\nwebsocket frames delivered meanwhile; step/jump: slider input event to complete"
-        "\nrepaint (one-step and random moves); kernel RSS: ru_maxrss of the kernel at the end."
+        "\nrepaint (one-step and random moves); kernel RSS: ru_maxrss of the kernel at the end;"
+        "\ncold: moves right after the first paint; warm: after the warm-up thread finished"
+        "\n(warm-up: first paint settled to every overview kept)."
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--grids", nargs="+", default=["12x12", "32x32"], help="LAYERSxHEADS")
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048, 8192])
+    parser.add_argument(
+        "--max-n-32", type=int, default=2048, help="largest N for grids over 12 x 12"
+    )
     parser.add_argument("--steps", type=int, default=20, help="one-step slider moves")
     parser.add_argument("--jumps", type=int, default=10, help="random slider moves")
     parser.add_argument("--pause", type=int, default=50, help="ms between moves (+ 0-17 ms)")
+    parser.add_argument("--starts", nargs="+", default=["cold", "warm"], choices=["cold", "warm"])
     parser.add_argument("--json", type=pathlib.Path, help="also write the rows here")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
@@ -121,12 +155,22 @@ def main(argv: list[str] | None = None) -> int:
     ):
         browser = launch_chromium(pw)
         try:
-            for n in args.sizes:
-                rows.append(measure_long(browser, server, n, args.steps, args.jumps, args.pause))
-                print(f"N={n}: done", file=sys.stderr, flush=True)
+            for grid in args.grids:
+                layers, heads = (int(x) for x in grid.lower().split("x"))
+                bench_widget.LAYERS, bench_widget.HEADS = layers, heads
+                for n in args.sizes:
+                    if layers * heads > 144 and n > args.max_n_32:
+                        continue
+                    for start in args.starts:
+                        row = measure_long(
+                            browser, server, n, args.steps, args.jumps, args.pause,
+                            warm=start == "warm",
+                        )  # fmt: skip
+                        rows.append(row)
+                        print(f"{grid} N={n} {start}: done", file=sys.stderr, flush=True)
         finally:
             browser.close()
-    print(f"\n{LAYERS} layers x {HEADS} heads, lazy (LazyAttention, CPU), headless chromium\n")
+    print("\nlazy (LazyAttention of random Q/K, head dim 64, CPU), headless chromium\n")
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))

@@ -36,6 +36,7 @@ import random
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -224,7 +225,9 @@ def measure(
     jumps: int,
     pause_ms: int,
     budget: int | None = None,
+    prepare: Callable[[Notebook], None] | None = None,
 ) -> Row:
+    """First paint, then the moves (``prepare`` runs between the two when given)."""
     name = f"bench_{n}.ipynb"
     write_notebook(server.root / name, [GENERATE.format(layers=LAYERS, heads=HEADS, n=n)])
     session = open_session(browser)
@@ -241,6 +244,8 @@ def measure(
         first_bytes = wire.received - before
         tier = nb.eval_json("w._meta['tier']")
         settle(nb)
+        if prepare is not None:
+            prepare(nb)
 
         before = wire.received
         # Jumps first, while little is cached; then back to layer 0, head 0 (not timed)

@@ -199,7 +199,8 @@ export class DataSource {
     const id = `${this.io.viewId}-${++this.counter}`;
     this.inFlight.set(id, { key, kind, prefetch });
     this.requestsSent++;
-    this.io.send({ ...msg, id });
+    // The kernel lets a request the view waits for go before its warm-up work.
+    this.io.send(prefetch ? { ...msg, id, prefetch: true } : { ...msg, id });
     return null;
   }
 

@@ -8,6 +8,7 @@ import { HeatmapPicture } from "./heatmap.js";
 import { LinesPicture } from "./linesview.js";
 import { OverviewGrid, gridHit, THUMB } from "./overview.js";
 import { DataSource } from "./source.js";
+import { neighbours } from "./neighbours.js";
 import { linesFromLinks, linesFromToken, defaultTopK } from "./lines.js";
 import { readTheme } from "./theme.js";
 import { widestLabel, fontOf } from "./draw.js";
@@ -517,20 +518,8 @@ class AttentionView {
    */
   prefetch(st, meta, maxSize) {
     if (this.source.local) return;
-    const head = st.mean ? -1 : st.head;
-    const wanted = [];
-    const add = (layer, h) => {
-      const inside = layer >= 0 && layer < meta.n_layers && (h === -1 || (h >= 0 && h < meta.n_heads));
-      if (inside) wanted.push({ layer, head: h, case: st.case });
-    };
-    const { dl, dh } = this.lastMove;
-    for (const step of [1, 2, 3]) if (dl || dh) add(st.layer + dl * step, st.mean ? -1 : st.head + dh * step);
-    add(st.layer + 1, head);
-    add(st.layer - 1, head);
-    if (!st.mean) {
-      add(st.layer, st.head + 1);
-      add(st.layer, st.head - 1);
-    }
+    const wanted = neighbours({ layer: st.layer, head: st.head, mean: st.mean }, this.lastMove, meta.n_layers, meta.n_heads)
+      .map((n) => ({ ...n, case: st.case }));
     const full = this.fullShape();
     const [q0, q1] = this.lines.visibleQueries();
     const top = Math.max(1, Math.min(full.k, Math.floor(Number(this.topInput.value) || defaultTopK(full.q, full.k))));

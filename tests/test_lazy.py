@@ -43,7 +43,7 @@ def test_rows_equal_softmax_of_scaled_scores_with_grouped_heads(causal: bool) ->
 
 
 def test_rows_are_computed_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("attn_widget.lazy._BLOCK_SCORES", 50)
+    monkeypatch.setattr("attn_widget.lazy._CPU_BLOCK_SCORES", 50)
     lazy, queries, keys = make(causal=True)
     np.testing.assert_allclose(
         lazy.matrix(2, 1, 0), reference(queries[0][2], keys[0][2], 8**-0.5, True)[1], atol=1e-6
@@ -86,3 +86,30 @@ def test_token_lines_of_a_lazy_source_match_the_matrix() -> None:
     full = lazy.matrix(1, 2, 0)
     np.testing.assert_allclose(tiles.token_links(lazy, 1, 2, 0, "key", 7), full[:, 7], atol=1e-6)
     np.testing.assert_allclose(tiles.token_links(lazy, 1, 2, 0, "query", 30), full[30], atol=1e-6)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("block", [50, 1 << 19])
+def test_pooled_windows_equal_pooling_the_softmax(
+    causal: bool, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any window and pool factor, small or large blocks, past the causal edge or not."""
+    monkeypatch.setattr("attn_widget.lazy._CPU_BLOCK_SCORES", block)
+    gen = torch.Generator().manual_seed(3)
+    # More keys than queries: causal row i sees keys <= i + 9, as with a cached prefix.
+    queries = [[torch.randn(4, 21, 8, generator=gen)]]
+    keys = [[torch.randn(2, 30, 8, generator=gen)]]
+    tokens = [[f"k{i}" for i in range(30)]]
+    targets = [[f"q{i}" for i in range(21)]]
+    lazy = LazyAttention(queries, keys, tokens, target_tokens=targets, scaling=0.3, causal=causal)
+    expected = reference(queries[0][0], keys[0][0], 0.3, causal)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        q0, q1 = sorted(rng.choice(22, 2, replace=False))
+        k0, k1 = sorted(rng.choice(31, 2, replace=False))
+        fq, fk = (int(f) for f in rng.integers(1, 6, 2))
+        for head in (None, 1, 3):
+            full = expected.mean(0) if head is None else expected[head]
+            got = lazy.pooled_rows(0, head, 0, q0, q1, (k0, k1), (fq, fk))
+            want = tiles.max_pool(full[q0:q1, k0:k1], fq, fk)
+            np.testing.assert_allclose(got, want, atol=1e-6, err_msg=f"{head} {q0, q1, k0, k1}")

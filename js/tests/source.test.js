@@ -77,6 +77,8 @@ test("prefetch fills idle time, at most four at a time, never ahead of a wish", 
   assert.equal(sent.length, 4);
   s.tile(whole(5, 5));
   assert.equal(sent.length, 5);
+  // The kernel tells the two apart: a wish goes before its warm-up work.
+  assert.deepEqual(sent.map((m) => m.prefetch === true), [true, true, true, true, false]);
 });
 
 test("replies for another component or with an error are not cached", () => {

@@ -1,0 +1,237 @@
+"""Replies to the view's data requests, kept and computed ahead in the kernel.
+
+In the ``slices`` tier every slider move asks the kernel for an overview tile.
+For attention computed on demand (:class:`~attn_widget.lazy.LazyAttention`)
+one tile of an 8,192-token head costs about 70 ms on two CPU cores, so a
+first visit to each head is felt, and a jump across the grid or a second
+display of the same widget pays again. Two pieces fix that:
+
+* :class:`ReplyCache` keeps encoded replies, bounded by bytes, and lets a
+  request wait for a computation of the same reply already under way
+  instead of starting a second one.
+* :class:`Warmup` is a daemon thread that, once the view has asked for its
+  overview, computes the same overview for every other layer and head of
+  that case, nearest to where the user is first. It steps aside while the
+  kernel answers a request the view is waiting for, and stops when the
+  cache would have to evict to go on.
+
+Replies are computed from data that never changes after the widget is made,
+so a cached reply is always current; the key holds everything the reply
+depends on (the request without its id, and the component).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+__all__ = ["Reply", "ReplyCache", "Warmup", "reply_key"]
+
+# (JSON-able content, binary buffers)
+Reply = tuple[dict[str, Any], list[bytes]]
+
+
+def reply_key(component: str, request: Mapping[str, Any]) -> str:
+    """What a reply depends on: the request without its id, and the component."""
+    fields = {name: value for name, value in request.items() if name != "id"}
+    return json.dumps([component, fields], sort_keys=True, default=str)
+
+
+def _size(reply: Reply) -> int:
+    return sum(len(b) for b in reply[1]) + 256
+
+
+class ReplyCache:
+    """Encoded replies by key, least recently used first out, at most ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes: expected >= 0, got {max_bytes}")
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._replies: OrderedDict[str, Reply] = OrderedDict()
+        self._pending: dict[str, Future[Reply]] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            return key in self._replies or key in self._pending
+
+    def __len__(self) -> int:
+        return len(self._replies)
+
+    def room_for(self, size: int) -> bool:
+        """Whether ``size`` more bytes fit without evicting anything."""
+        return self.bytes + size <= self.max_bytes
+
+    def get_or_compute(self, key: str, compute: Callable[[], Reply]) -> Reply:
+        """The kept reply, the one being computed (waited for), or ``compute()``'s.
+
+        An exception from ``compute`` reaches every caller waiting on it and
+        nothing is kept, so a bad request is answered with its error each time.
+        """
+        with self._lock:
+            kept = self._replies.get(key)
+            if kept is not None:
+                self._replies.move_to_end(key)
+                self.hits += 1
+                return kept
+            pending = self._pending.get(key)
+            if pending is None:
+                self.misses += 1
+                pending = self._pending[key] = Future()
+                owner = True
+            else:
+                self.hits += 1
+                owner = False
+        if not owner:
+            return pending.result()
+        try:
+            reply = compute()
+        except BaseException as error:
+            with self._lock:
+                del self._pending[key]
+            pending.set_exception(error)
+            raise
+        with self._lock:
+            del self._pending[key]
+            self._keep(key, reply)
+        pending.set_result(reply)
+        return reply
+
+    def _keep(self, key: str, reply: Reply) -> None:
+        size = _size(reply)
+        if size > self.max_bytes:
+            return
+        self._replies[key] = reply
+        self.bytes += size
+        while self.bytes > self.max_bytes:
+            _, old = self._replies.popitem(last=False)
+            self.bytes -= _size(old)
+
+
+class Warmup:
+    """Computes the overview tiles of every layer and head ahead of the user.
+
+    ``answer(component, request)`` computes a reply. :meth:`follow` is told
+    of each overview request the view makes; the thread then works through
+    the ``layers x heads`` grid for that request's case, component and size,
+    nearest (layer, head) first. While :meth:`demand`
+    is held (the kernel computes a reply the view waits for) the thread
+    waits between tiles.
+    """
+
+    def __init__(
+        self,
+        cache: ReplyCache,
+        answer: Callable[[str, dict[str, Any]], Reply],
+    ) -> None:
+        self._cache = cache
+        self._answer = answer
+        self._grid = (0, 0)
+        self._wake = threading.Condition()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._stopped = False
+        self._template: tuple[str, dict[str, Any]] | None = None
+        self._thread: threading.Thread | None = None
+        self._resting = False
+        self.computed = 0
+        self.error: Exception | None = None  # the last failure, for a user who wonders
+
+    def follow(self, component: str, request: Mapping[str, Any], layers: int, heads: int) -> None:
+        """The view asked for this overview: warm its neighbours, nearest first."""
+        template = {name: value for name, value in request.items() if name != "id"}
+        with self._wake:
+            if self._stopped:
+                return
+            self._template = (component, template)
+            self._grid = (layers, heads)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="attn_widget-warmup", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    @contextmanager
+    def demand(self) -> Iterator[None]:
+        """Hold the thread between tiles while the kernel answers the view."""
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._idle.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def finished(self) -> bool:
+        """Whether every overview of the latest one's grid is kept (or the cache is full)."""
+        return not self.running or self._resting
+
+    def _next(self) -> tuple[str, dict[str, Any]] | None:
+        """The nearest (layer, head) not yet kept, as (component, request)."""
+        if self._template is None:
+            return None
+        component, template = self._template
+        layer, head = template.get("layer", 0), template.get("head", 0)
+        layers, heads = self._grid
+        if head == -1:
+            # The view shows head means: warm the mean of each layer.
+            cells = sorted(((lay, -1) for lay in range(layers)), key=lambda c: abs(c[0] - layer))
+        else:
+            cells = sorted(
+                ((lay, h) for lay in range(layers) for h in range(heads)),
+                key=lambda c: (abs(c[0] - layer) + abs(c[1] - head), c),
+            )
+        for cell_layer, cell_head in cells:
+            request = {**template, "layer": cell_layer, "head": cell_head}
+            if reply_key(component, request) not in self._cache:
+                return component, request
+        return None
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                job = None
+                while not self._stopped:
+                    job = self._next()
+                    if job is not None:
+                        break
+                    self._resting = True
+                    self._wake.wait()
+                self._resting = False
+                if self._stopped or job is None:
+                    return
+            self._idle.wait()
+            component, request = job
+            key = reply_key(component, request)
+            try:
+                reply = self._cache.get_or_compute(key, partial(self._answer, component, request))
+            except Exception as error:  # the view will ask itself and show the error
+                with self._wake:
+                    self.error = error
+                    self._template = None
+                continue
+            self.computed += 1
+            if not self._cache.room_for(_size(reply)):
+                return  # going on would evict what the user has looked at

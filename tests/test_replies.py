@@ -1,0 +1,183 @@
+"""Replies kept in the kernel and the overview warm-up thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import attn_widget as aw
+from attn_widget import tiles, wire
+from attn_widget.replies import ReplyCache, Warmup, reply_key
+
+
+def wait_for(condition: Any, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
+
+
+def reply(size: int) -> tuple[dict[str, Any], list[bytes]]:
+    return {"n": size}, [bytes(size)]
+
+
+def test_a_kept_reply_is_not_computed_again_and_the_id_does_not_matter() -> None:
+    cache = ReplyCache(10_000)
+    calls = []
+    first = reply_key("attention", {"type": "tile", "id": "v1-1", "layer": 0})
+    again = reply_key("attention", {"type": "tile", "id": "v2-7", "layer": 0})
+    other = reply_key("cross", {"type": "tile", "id": "v1-1", "layer": 0})
+    assert first == again and first != other
+    for key in (first, again, other):
+        cache.get_or_compute(key, lambda: calls.append(1) or reply(10))
+    assert len(calls) == 2 and (cache.hits, cache.misses) == (1, 2)
+
+
+def test_least_recently_used_replies_go_first_when_bytes_run_out() -> None:
+    cache = ReplyCache(3 * (1000 + 256))
+    for key in "abc":
+        cache.get_or_compute(key, lambda: reply(1000))
+    cache.get_or_compute("a", lambda: reply(1000))  # a is now the most recent
+    cache.get_or_compute("d", lambda: reply(1000))
+    assert "b" not in cache and all(k in cache for k in "acd")
+    assert cache.bytes <= cache.max_bytes
+    cache.get_or_compute("huge", lambda: reply(10_000))  # larger than the cache: not kept
+    assert "huge" not in cache and len(cache) == 3
+
+
+def test_an_error_reaches_the_caller_and_nothing_is_kept() -> None:
+    cache = ReplyCache(10_000)
+
+    def fail() -> Any:
+        raise ValueError("layer: expected 0..1, got 5")
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"expected 0\.\.1"):
+            cache.get_or_compute("bad", fail)
+    assert "bad" not in cache and cache.misses == 2
+
+
+def test_a_second_request_waits_for_the_computation_under_way() -> None:
+    cache = ReplyCache(10_000)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    def slow() -> Any:
+        calls.append(1)
+        started.set()
+        release.wait(5)
+        return reply(5)
+
+    results = []
+    worker = threading.Thread(target=lambda: results.append(cache.get_or_compute("k", slow)))
+    worker.start()
+    started.wait(5)
+    waiter = threading.Thread(target=lambda: results.append(cache.get_or_compute("k", slow)))
+    waiter.start()
+    time.sleep(0.05)
+    release.set()
+    worker.join(5)
+    waiter.join(5)
+    assert len(calls) == 1 and len(results) == 2 and results[0] is results[1]
+
+
+def test_warmup_goes_nearest_first_and_waits_while_the_view_waits() -> None:
+    cache = ReplyCache(1 << 20)
+    order: list[tuple[int, int]] = []
+    gate = threading.Event()
+
+    def answer(component: str, request: dict[str, Any]) -> Any:
+        gate.wait(5)
+        order.append((request["layer"], request["head"]))
+        return reply(8)
+
+    warm = Warmup(cache, answer)
+    with warm.demand():
+        warm.follow("attention", {"type": "tile", "id": 1, "layer": 1, "head": 1}, 3, 3)
+        gate.set()
+        time.sleep(0.1)
+        assert order == []  # held while the view's own request is computed
+    wait_for(lambda: len(order) == 9)
+    wait_for(lambda: warm.finished)
+    assert order[0] == (1, 1)
+    distances = [abs(layer - 1) + abs(head - 1) for layer, head in order]
+    assert distances == sorted(distances)
+    assert warm.running  # idle, waiting to be told of another overview
+    warm.follow("attention", {"type": "tile", "layer": 0, "head": -1}, 3, 3)
+    wait_for(lambda: len(order) == 12)
+    assert order[9:] == [(0, -1), (1, -1), (2, -1)]
+    warm.stop(5)
+    assert not warm.running
+
+
+def test_warmup_stops_rather_than_evict() -> None:
+    cache = ReplyCache(4 * (100 + 256))
+    warm = Warmup(cache, lambda component, request: reply(100))
+    warm.follow("attention", {"type": "tile", "layer": 0, "head": 0}, 4, 4)
+    wait_for(lambda: not warm.running)
+    assert len(cache) == 4 and warm.computed == 4
+
+
+def lazy_widget(n: int = 64) -> aw.AttentionWidget:
+    gen = torch.Generator().manual_seed(0)
+    queries = [[torch.randn(3, n, 8, generator=gen) for _ in range(2)]]
+    keys = [[torch.randn(3, n, 8, generator=gen) for _ in range(2)]]
+    tokens = [[f"t{i}" for i in range(n)]]
+    att = aw.LazyAttention(queries, keys, tokens, scaling=8**-0.5, causal=True)
+    return aw.AttentionWidget(att)
+
+
+def overview(layer: int, head: int, n: int = 64, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "tile", "layer": layer, "head": head, "case": 0,
+        "q0": 0, "q1": n, "k0": 0, "k1": n, "rows": 16, "cols": 16, **extra,
+    }  # fmt: skip
+
+
+def decode_tile(content: dict[str, Any], buffers: list[bytes]) -> np.ndarray:
+    values = wire.decode(buffers[0], content["dtype"], content["scale"])
+    return values.reshape(content["rows"], content["cols"])
+
+
+def test_a_lazy_widget_warms_every_overview_after_the_first_and_answers_them_kept() -> None:
+    w = lazy_widget()
+    sent: list[tuple[dict[str, Any], list[bytes]]] = []
+    w.send = lambda content, buffers=None: sent.append((content, buffers or []))
+    try:
+        w._on_message(w, {**overview(0, 0), "id": "v1-1"}, [])
+        every = [reply_key("attention", overview(lay, h)) for lay in range(2) for h in range(3)]
+        wait_for(lambda: all(key in w._replies for key in every))
+        misses = w._replies.misses
+        for layer in range(2):
+            for head in range(3):
+                w._on_message(w, {**overview(layer, head), "id": "v2", "prefetch": True}, [])
+                content, buffers = sent[-1]
+                assert (content["id"], content["layer"], content["head"]) == ("v2", layer, head)
+                expected = tiles.tile(w.data, layer, head, 0, max_rows=16, max_cols=16).values
+                np.testing.assert_allclose(decode_tile(content, buffers), expected, atol=1e-6)
+        assert w._replies.misses == misses  # every one was kept by the warm-up
+        # A zoomed window is answered, kept, and starts no new warm-up work.
+        computed = w._warmup.computed
+        w._on_message(w, {**overview(1, 2), "q0": 8, "q1": 24, "id": "v1-2"}, [])
+        assert sent[-1][0]["rows"] == 16 and w._warmup.computed == computed
+    finally:
+        w.close()
+    assert not w._warmup.running
+
+
+def test_the_cube_tier_starts_no_thread_and_errors_are_still_answered() -> None:
+    a = np.full((2, 2, 4, 4), 0.25, np.float32)
+    w = aw.AttentionWidget(a)
+    sent: list[tuple[dict[str, Any], list[bytes]]] = []
+    w.send = lambda content, buffers=None: sent.append((content, buffers or []))
+    w._on_message(w, {**overview(0, 0, n=4), "id": 1}, [])
+    assert w._warmup is None and sent[-1][0]["rows"] == 4
+    w._on_message(w, {**overview(5, 0, n=4), "id": 2}, [])
+    assert sent[-1][0]["error"].startswith("layer: expected 0..1")
+    assert reply_key("attention", {**overview(5, 0, n=4)}) not in w._replies
