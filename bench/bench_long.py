@@ -24,7 +24,6 @@ import argparse
 import json
 import pathlib
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 
@@ -34,10 +33,9 @@ import bench_widget
 from bench_widget import (
     CHROMIUM,
     Row,
-    launch_chromium,
+    add_move_arguments,
+    lab_and_browser,
     megabytes,
-    running_server,
-    sync_playwright,
 )
 
 # Random queries and keys (head dim 64), 12 x 12 heads, on the CPU; the kernel's
@@ -138,38 +136,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-n-32", type=int, default=2048, help="largest N for grids over 12 x 12"
     )
-    parser.add_argument("--steps", type=int, default=20, help="one-step slider moves")
-    parser.add_argument("--jumps", type=int, default=10, help="random slider moves")
-    parser.add_argument("--pause", type=int, default=50, help="ms between moves (+ 0-17 ms)")
     parser.add_argument("--starts", nargs="+", default=["cold", "warm"], choices=["cold", "warm"])
-    parser.add_argument("--json", type=pathlib.Path, help="also write the rows here")
+    add_move_arguments(parser, steps=20, jumps=10)
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"bench_long: needs Debian's chromium at {CHROMIUM}", file=sys.stderr)
         return 2
     rows: list[LongRow] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="aw-bench-long-") as tmp,
-        running_server("lab", pathlib.Path(tmp)) as server,
-        sync_playwright() as pw,
-    ):
-        browser = launch_chromium(pw)
-        try:
-            for grid in args.grids:
-                layers, heads = (int(x) for x in grid.lower().split("x"))
-                bench_widget.LAYERS, bench_widget.HEADS = layers, heads
-                for n in args.sizes:
-                    if layers * heads > 144 and n > args.max_n_32:
-                        continue
-                    for start in args.starts:
-                        row = measure_long(
-                            browser, server, n, args.steps, args.jumps, args.pause,
-                            warm=start == "warm",
-                        )  # fmt: skip
-                        rows.append(row)
-                        print(f"{grid} N={n} {start}: done", file=sys.stderr, flush=True)
-        finally:
-            browser.close()
+    with lab_and_browser("aw-bench-long-") as (browser, server):
+        for grid in args.grids:
+            layers, heads = (int(x) for x in grid.lower().split("x"))
+            bench_widget.LAYERS, bench_widget.HEADS = layers, heads
+            for n in args.sizes:
+                if layers * heads > 144 and n > args.max_n_32:
+                    continue
+                for start in args.starts:
+                    row = measure_long(
+                        browser, server, n, args.steps, args.jumps, args.pause,
+                        warm=start == "warm",
+                    )  # fmt: skip
+                    rows.append(row)
+                    print(f"{grid} N={n} {start}: done", file=sys.stderr, flush=True)
     print("\nlazy (LazyAttention of random Q/K, head dim 64, CPU), headless chromium\n")
     print_table(rows)
     if args.json:

@@ -29,6 +29,7 @@ Needs Debian's chromium at /usr/bin/chromium; everything runs on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -36,7 +37,7 @@ import random
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -312,34 +313,46 @@ def print_table(rows: list[Row]) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 128, 512])
-    parser.add_argument("--steps", type=int, default=40, help="one-step slider moves")
-    parser.add_argument("--jumps", type=int, default=20, help="random slider moves")
+def add_move_arguments(parser: argparse.ArgumentParser, steps: int, jumps: int) -> None:
+    """The options every browser bench takes for its slider moves."""
+    parser.add_argument("--steps", type=int, default=steps, help="one-step slider moves")
+    parser.add_argument("--jumps", type=int, default=jumps, help="random slider moves")
     parser.add_argument("--pause", type=int, default=50, help="ms between moves (+ 0-17 ms)")
-    parser.add_argument(
-        "--budget", type=int, help="byte_budget of the widgets (default: the widget's, 64 MB)"
-    )
     parser.add_argument("--json", type=pathlib.Path, help="also write the rows here")
-    args = parser.parse_args(argv)
-    if not CHROMIUM.exists():
-        print(f"bench_widget: needs Debian's chromium at {CHROMIUM}", file=sys.stderr)
-        return 2
-    rows: list[Row] = []
+
+
+@contextlib.contextmanager
+def lab_and_browser(prefix: str) -> Iterator[tuple[Browser, JupyterServer]]:
+    """A throw-away JupyterLab on 127.0.0.1 and headless chromium, both closed after."""
     with (
-        tempfile.TemporaryDirectory(prefix="aw-bench-") as tmp,
+        tempfile.TemporaryDirectory(prefix=prefix) as tmp,
         running_server("lab", pathlib.Path(tmp)) as server,
         sync_playwright() as pw,
     ):
         browser = launch_chromium(pw)
         try:
-            for n in args.sizes:
-                row = measure(browser, server, n, args.steps, args.jumps, args.pause, args.budget)
-                rows.append(row)
-                print(f"N={n}: done", file=sys.stderr, flush=True)
+            yield browser, server
         finally:
             browser.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 128, 512])
+    add_move_arguments(parser, steps=40, jumps=20)
+    parser.add_argument(
+        "--budget", type=int, help="byte_budget of the widgets (default: the widget's, 64 MB)"
+    )
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        print(f"bench_widget: needs Debian's chromium at {CHROMIUM}", file=sys.stderr)
+        return 2
+    rows: list[Row] = []
+    with lab_and_browser("aw-bench-") as (browser, server):
+        for n in args.sizes:
+            row = measure(browser, server, n, args.steps, args.jumps, args.pause, args.budget)
+            rows.append(row)
+            print(f"N={n}: done", file=sys.stderr, flush=True)
     budget = f"byte_budget={args.budget}" if args.budget else "default byte_budget"
     print(f"\n12 layers x 12 heads, {budget}, headless chromium, JupyterLab, 127.0.0.1\n")
     print_table(rows)

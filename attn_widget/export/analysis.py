@@ -46,8 +46,10 @@ from .common import (
     TICK_PT,
     TITLE_FONT,
     Page,
+    check_causal,
     check_int,
     check_size,
+    check_title,
     colorbar,
     colorbar_extent,
     colorize,
@@ -122,16 +124,8 @@ def parse_analysis_options(
     mode = options.get("mode", "circles")
     if mode not in COMPARE_MODES:
         raise ValueError(f"mode: expected 'circles' or 'signed', got {mode!r}")
-    causal = options.get("causal")
-    if causal is not None:
-        if not isinstance(causal, (bool, np.bool_)):
-            raise ValueError(f"causal: expected True or False, got {causal!r}")
-        causal = bool(causal)
-        if causal and q != k:
-            raise ValueError(f"causal: masking needs a square matrix; this one is {q} x {k}")
-    title = options.get("title")
-    if title is not None and not isinstance(title, str):
-        raise ValueError(f"title: expected a string, got {title!r}")
+    causal = check_causal(options.get("causal"), q, k)
+    title = check_title(options.get("title"))
     diverging = options.get("diverging_cmap")
     return AnalysisOptions(
         cmap=get_cmap(options.get("cmap", DEFAULT_CMAP)),

@@ -137,6 +137,23 @@ def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
     return int(value)
 
 
+def check_causal(value: Any, q: int, k: int) -> bool | None:
+    """The ``causal`` option: None (decide from the data), True or False; masking needs q == k."""
+    if value is None:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"causal: expected True, False or None, got {value!r}")
+    if value and q != k:
+        raise ValueError(f"causal: masking needs a square matrix; this one is {q} x {k}")
+    return bool(value)
+
+
+def check_title(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"title: expected a string, got {value!r}")
+    return value
+
+
 def check_size(name: str, value: Any, lo: float, hi: float) -> float:
     """A finite float in ``lo..hi`` (figure sizes in inches, factors)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):

@@ -30,8 +30,10 @@ from .common import (
     MASK_RGB,
     TITLE_FONT,
     Page,
+    check_causal,
     check_int,
     check_size,
+    check_title,
     colorbar,
     colorbar_extent,
     colorize,
@@ -98,16 +100,8 @@ def parse_grid_options(
     per_row = options.get("per_row")
     if per_row is not None:
         per_row = check_int("per_row", per_row, 1, 64)
-    causal = options.get("causal")
-    if causal is not None:
-        if not isinstance(causal, (bool, np.bool_)):
-            raise ValueError(f"causal: expected True, False or None, got {causal!r}")
-        causal = bool(causal)
-        if causal and q != k:
-            raise ValueError(f"causal: masking needs a square matrix; this one is {q} x {k}")
-    title = options.get("title")
-    if title is not None and not isinstance(title, str):
-        raise ValueError(f"title: expected a string, got {title!r}")
+    causal = check_causal(options.get("causal"), q, k)
+    title = check_title(options.get("title"))
     return GridOptions(
         cmap=get_cmap(options.get("cmap", "viridis")),
         heads=heads,

@@ -34,8 +34,10 @@ from .common import (
     TICK_PT,
     TITLE_FONT,
     Page,
+    check_causal,
     check_int,
     check_size,
+    check_title,
     colorbar,
     colorbar_extent,
     colorize,
@@ -179,14 +181,8 @@ def parse_heatmap_options(options: Mapping[str, Any], q: int, k: int) -> Heatmap
         raise ValueError(
             "split_panels: needs split=<index> (1..N-1) to know where segment B starts"
         )
-    causal = options.get("causal")
-    if causal is not None:
-        causal = _check_bool("causal", causal)
-        if causal and q != k:
-            raise ValueError(f"causal: masking needs a square matrix; this one is {q} x {k}")
-    title = options.get("title")
-    if title is not None and not isinstance(title, str):
-        raise ValueError(f"title: expected a string, got {title!r}")
+    causal = check_causal(options.get("causal"), q, k)
+    title = check_title(options.get("title"))
     return HeatmapOptions(
         cmap=cmap,
         top_n=top_n,

@@ -35,6 +35,7 @@ from .common import (
     Page,
     check_int,
     check_size,
+    check_title,
     label_font_size,
     label_text,
     pick_labels,
@@ -77,9 +78,7 @@ def parse_lines_options(options: Mapping[str, Any], q: int, k: int) -> LinesOpti
     top_k = options.get("top_k")
     if top_k is not None:
         top_k = check_int("top_k", top_k, 1)
-    title = options.get("title")
-    if title is not None and not isinstance(title, str):
-        raise ValueError(f"title: expected a string, got {title!r}")
+    title = check_title(options.get("title"))
     try:
         color = to_rgb(options.get("color", LINE_COLOR))
     except ValueError:
