@@ -21,8 +21,9 @@ import time
 import numpy as np
 import torch
 
-from attn_widget import AttentionData, tiles, wire
+from attn_widget import AttentionData, tiles
 from attn_widget.lazy import LazyAttention
+from attn_widget.widget import _encode
 
 LAYERS, HEADS, DIM = 12, 12, 64
 
@@ -60,7 +61,8 @@ def eager_source(lazy: LazyAttention) -> AttentionData:
 
 def report(name: str, n: int, source, held: int) -> None:
     overview_s, t = timed(lambda: tiles.tile(source, 5, 3, 0, max_rows=440, max_cols=440))
-    overview_bytes = len(wire.encode(t.values, allow_half=t.values.size > 1 << 20).data)
+    # The widget's own encoding of a pooled tile (half floats past 256 x 256 values).
+    overview_bytes = len(_encode(t.values, pooled=t.fq > 1 or t.fk > 1)[1])
     links_s, (order, weights) = timed(
         lambda: tiles.top_links(source, 5, 3, 0, n // 2, n // 2 + 30, 8)
     )
