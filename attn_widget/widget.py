@@ -346,10 +346,12 @@ class AttentionWidget(anywidget.AnyWidget):
 
         kind = request.get("kind", "heatmap")
         reply: dict[str, Any] = {"type": "export", "id": request.get("id"), "kind": kind}
+        # A zoomed view sends its window: the heatmap PDF shows what it shows.
+        window = request.get("window") if kind == "heatmap" else None
         try:
-            pdf = self._render(kind)
+            pdf = self._render(kind, **({"window": tuple(window)} if window else {}))
             head = None if self.head_mean else self.head
-            filename = default_filename(kind, self.layer, head, self.case)
+            filename = default_filename(kind, self.layer, head, self.case, window=window)
             saved = self._save_copy(filename, pdf) if self.export_dir else None
         except Exception as error:
             self.send({**reply, "ok": False, "error": f"{type(error).__name__}: {error}"})

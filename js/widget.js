@@ -673,7 +673,10 @@ class AttentionView {
       this.showStatus(`PDF export: no answer from the kernel after ${EXPORT_TIMEOUT_MS / 1000} s — is it running?`, true, "export");
     }, EXPORT_TIMEOUT_MS);
     this.pendingExports.set(id, { finish, timer });
-    this.model.send({ type: "export", id, kind });
+    const msg = { type: "export", id, kind };
+    // A zoomed heatmap exports its window, as the view shows it.
+    if (kind === "heatmap" && this.window) msg.window = [this.window.q0, this.window.q1, this.window.k0, this.window.k1];
+    this.model.send(msg);
   }
 
   onMessage(msg, buffers) {

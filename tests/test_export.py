@@ -436,3 +436,80 @@ def test_write_atomic_creates_folders_and_never_leaves_a_half_file(
         write_atomic(target, b"half")
     assert target.read_bytes() == pdf
     assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+# ----------------------------------------------------------------- a zoomed window
+def test_window_exports_only_its_rows_and_columns(small: AttentionData) -> None:
+    pdf = render_pdf(small, "heatmap", layer=1, head=2, window=(2, 5, 1, 6))
+    assert image_sizes(pdf)[0] == (5, 3)  # one pixel per cell: 5 keys x 3 queries
+    text = text_of(pdf)
+    assert "queries 2–4, keys 1–5" in text
+    # Only the window's tokens label the axes ("The" is query 0 and key 0 only).
+    assert "The" not in text and "sat" in text and "on" in text
+
+
+def test_window_keeps_matrix_positions_and_clips_marks() -> None:
+    rng = np.random.default_rng(4)
+    tokens = [f"w{i}" for i in range(300)]
+    data = AttentionData(softmax(rng.normal(size=(1, 1, 300, 300)) * 3), tokens)
+    window = (100, 260, 40, 200)
+    pdf = render_pdf(
+        data,
+        "heatmap",
+        top_n=2,
+        window=window,
+        regions=[(0, 0, 101, 41, "corner"), (150, 50, 160, 60, "kept"), (0, 0, 50, 50, "gone")],
+        selection={"kind": "query", "index": 0},  # outside the window: not marked
+    )
+    text = text_of(pdf)
+    assert image_sizes(pdf)[0] == (160, 160)
+    # Cells this small print the top values in a table, at the matrix's positions.
+    block = data.matrix(0, 0)[100:260, 40:200]
+    i, j = np.unravel_index(np.argmax(block), block.shape)
+    assert f"w{i + 100} ({i + 100}) → w{j + 40} ({j + 40})" in text
+    assert "kept" in text and "corner" in text  # (0, 0, 101, 41) still covers cell (100, 40)
+    assert "gone" not in text
+
+
+def test_a_causal_window_masks_the_keys_after_each_query(causal: AttentionData) -> None:
+    """Below the diagonal of the window is not below the matrix's diagonal."""
+    from attn_widget.export.common import MASK_RGB
+
+    pdf = render_pdf(causal, "heatmap", window=(1, 4, 2, 6))
+    # The PDF stores the image bottom row first.
+    pixels = np.asarray(read(pdf).pages[0].images[0].image.convert("RGB"))[::-1]
+    assert pixels.shape == (3, 4, 3)
+    for i in range(3):
+        for j in range(4):
+            hidden = j + 2 > i + 1
+            masked = tuple(int(c) for c in pixels[i, j]) == tuple(int(c) for c in MASK_RGB)
+            assert masked == hidden, (i, j)
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ((0, 8, 0, 7), r"0 <= q0 < q1 <= 7"),
+        ((3, 3, 0, 7), r"got \(3, 3, 0, 7\)"),
+        ((0, 2, 0), r"expected \(q0, q1, k0, k1\)"),
+        ((0.5, 2, 0, 3), r"expected \(q0, q1, k0, k1\)"),
+        ("0:3", r"expected \(q0, q1, k0, k1\)"),
+    ],
+)
+def test_bad_windows_say_what_is_expected(
+    small: AttentionData, window: object, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        render_pdf(small, "heatmap", window=window)
+
+
+def test_split_does_not_go_with_a_window(small: AttentionData) -> None:
+    with pytest.raises(ValueError, match="cannot go with window"):
+        render_pdf(small, "heatmap", split=3, window=(0, 3, 0, 3))
+
+
+def test_a_window_names_the_file() -> None:
+    assert (
+        default_filename("heatmap", 3, 5, 0, window=(10, 26, 4, 20))
+        == "attention_L3_H5_case0_q10-26_k4-20_heatmap.pdf"
+    )

@@ -198,6 +198,26 @@ def test_export_failure_reaches_the_browser_as_a_message(monkeypatch: pytest.Mon
     assert content["ok"] is False and "no fonts today" in content["error"]
 
 
+def test_a_zoomed_view_exports_its_window() -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    w = aw.AttentionWidget(pattern(n=12), [f"t{i}" for i in range(12)], layer=1, head=2)
+    rec = Recorder(w)
+    w._on_message(w, {"type": "export", "id": "e1", "kind": "heatmap", "window": [2, 9, 4, 7]}, [])
+    content, buffers = rec.last()
+    assert content["ok"] is True
+    assert content["filename"] == "attention_L1_H2_case0_q2-9_k4-7_heatmap.pdf"
+    page = PdfReader(io.BytesIO(buffers[0])).pages[0]
+    assert page.images[0].image.size == (3, 7)  # keys x queries of the window
+    # The lines figure does not follow the heatmap's zoom; a bad window is an error message.
+    w._on_message(w, {"type": "export", "id": "e2", "kind": "lines", "window": [2, 9, 4, 7]}, [])
+    assert rec.last()[0]["filename"] == "attention_L1_H2_case0_lines.pdf"
+    w._on_message(w, {"type": "export", "id": "e3", "kind": "heatmap", "window": [5, 2, 0, 3]}, [])
+    assert rec.last()[0]["ok"] is False and "0 <= q0 < q1 <= 12" in rec.last()[0]["error"]
+
+
 def test_to_json_writes_the_current_case_for_web_front_ends(tmp_path) -> None:
     import json
 

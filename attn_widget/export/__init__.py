@@ -17,7 +17,7 @@ notebook's matplotlib settings as they were.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from ..data import AttentionData
 from .analysis import render_analysis_pdf
 from .common import save_pdf, style, title_for
 from .grid import grid_figure, grid_panels, grid_title, parse_grid_options
-from .heatmap import heatmap_figure, parse_heatmap_options
+from .heatmap import crop_to_window, heatmap_figure, parse_heatmap_options
 from .lines import lines_figure, parse_lines_options
 
 __all__ = ["KINDS", "default_filename", "render_analysis_pdf", "render_pdf", "write_atomic"]
@@ -147,15 +147,22 @@ def render_pdf(
             hopts = parse_heatmap_options(options, q, k)
             title = hopts.title if hopts.title is not None else title_for(layer, head, case)
             causal = hopts.causal if hopts.causal is not None else data.is_causal(case)
+            q0, q1, k0, k1 = hopts.window or (0, q, 0, k)
+            if hopts.window is not None:
+                if hopts.title is None:
+                    title += f" · queries {q0}–{q1 - 1}, keys {k0}–{k1 - 1}"
+                hopts, chosen = crop_to_window(hopts, chosen)
             fig = heatmap_figure(
-                data.matrix(layer, head, case),
-                query_tokens,
-                key_tokens,
+                # Only the window's rows are read: a zoom into a long input stays cheap.
+                data.rows(layer, head, case, q0, q1)[:, k0:k1],
+                query_tokens[q0:q1],
+                key_tokens[k0:k1],
                 title=title,
                 gamma=gamma,
                 selection=chosen,
                 opts=hopts,
                 causal=causal,
+                origin=(q0, k0),
             )
         elif kind == "lines":
             lopts = parse_lines_options(options, q, k)
@@ -196,6 +203,7 @@ def default_filename(
     *,
     heads: str | None = None,
     layers: str = "all",
+    window: Sequence[int] | None = None,
 ) -> str:
     """The file name a figure is saved under, e.g. ``attention_L3_H5_case0_heatmap.pdf``.
 
@@ -203,7 +211,8 @@ def default_filename(
     is ``attention_case0_grid.pdf``; with the grid options ``layers="current"``
     it names the layer (``attention_L3_case0_grid.pdf``) and a grid of head
     means (``heads="mean"``, or by default ``head=None``, as in render_pdf)
-    adds ``_mean``, so different grids do not overwrite each other.
+    adds ``_mean``, so different grids do not overwrite each other. A
+    ``window`` ``(q0, q1, k0, k1)`` adds ``_q{q0}-{q1}_k{k0}-{k1}``.
     """
     if kind not in ANALYSIS_KINDS:
         kind = _check_kind(kind)
@@ -213,4 +222,6 @@ def default_filename(
         suffix = "_mean" if mean else ""
         return f"attention_{where}case{case}_grid{suffix}.pdf"
     head_part = "mean" if head is None else f"H{head}"
-    return f"attention_L{layer}_{head_part}_case{case}_{kind}.pdf"
+    # A zoomed heatmap names its window, so zooms do not overwrite each other.
+    zoom = "_q{}-{}_k{}-{}".format(*window) if window is not None else ""
+    return f"attention_L{layer}_{head_part}_case{case}{zoom}_{kind}.pdf"

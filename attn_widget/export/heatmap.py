@@ -15,7 +15,7 @@ cumulative edges whether or not anything is enlarged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -64,6 +64,7 @@ HEATMAP_OPTIONS = (
     "causal",
     "size",
     "title",
+    "window",
 )
 
 DEFAULT_CMAP = "viridis"  # perceptually uniform, and the view's map
@@ -79,6 +80,7 @@ TABLE_PITCH = 8.5
 
 
 Region = tuple[int, int, int, int, "str | None"]
+Window = tuple[int, int, int, int]  # half-open (q0, q1, k0, k1)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,50 @@ class HeatmapOptions:
     causal: bool | None = None  # None: mask when the data is causal
     size: float = DEFAULT_SIZE
     title: str | None = None
+    window: Window | None = None  # None: the whole matrix
+
+
+def _parse_window(value: Any, q: int, k: int) -> Window | None:
+    """A zoomed view's rows and columns, half-open ``(q0, q1, k0, k1)`` inside the matrix."""
+    if value is None:
+        return None
+    expected = (
+        f"window: expected (q0, q1, k0, k1) with 0 <= q0 < q1 <= {q} and 0 <= k0 < k1 <= {k} "
+        "(half-open rows and columns)"
+    )
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 4:
+        raise ValueError(f"{expected}, got {value!r}")
+    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) for v in value):
+        raise ValueError(f"{expected}, got {tuple(value)!r}")
+    q0, q1, k0, k1 = (int(v) for v in value)
+    if not (0 <= q0 < q1 <= q and 0 <= k0 < k1 <= k):
+        raise ValueError(f"{expected}, got {(q0, q1, k0, k1)!r}")
+    return q0, q1, k0, k1
+
+
+def crop_to_window(
+    opts: HeatmapOptions, selection: Mapping[str, Any] | None
+) -> tuple[HeatmapOptions, Mapping[str, Any] | None]:
+    """Regions and the selection in the window's coordinates; what lies outside is left out."""
+    if opts.window is None:
+        return opts, selection
+    q0, q1, k0, k1 = opts.window
+    regions: list[Region] = []
+    for top, left, bottom, right, label in opts.regions:
+        top, bottom = max(top, q0) - q0, min(bottom, q1) - q0
+        left, right = max(left, k0) - k0, min(right, k1) - k0
+        if top < bottom and left < right:
+            regions.append((top, left, bottom, right, label))
+    kept: Mapping[str, Any] | None = None
+    if selection is not None:
+        kind = selection["kind"]
+        if kind == "query" and q0 <= selection["index"] < q1:
+            kept = {"kind": kind, "index": selection["index"] - q0}
+        elif kind == "key" and k0 <= selection["index"] < k1:
+            kept = {"kind": kind, "index": selection["index"] - k0}
+        elif kind == "cell" and q0 <= selection["q"] < q1 and k0 <= selection["k"] < k1:
+            kept = {"kind": kind, "q": selection["q"] - q0, "k": selection["k"] - k0}
+    return replace(opts, regions=tuple(regions)), kept
 
 
 def _check_bool(name: str, value: Any) -> bool:
@@ -183,6 +229,9 @@ def parse_heatmap_options(options: Mapping[str, Any], q: int, k: int) -> Heatmap
         )
     causal = check_causal(options.get("causal"), q, k)
     title = check_title(options.get("title"))
+    window = _parse_window(options.get("window"), q, k)
+    if window is not None and split is not None:
+        raise ValueError("split: draws the whole matrix, so it cannot go with window")
     return HeatmapOptions(
         cmap=cmap,
         top_n=top_n,
@@ -194,6 +243,7 @@ def parse_heatmap_options(options: Mapping[str, Any], q: int, k: int) -> Heatmap
         causal=causal,
         size=check_size("size", options.get("size", DEFAULT_SIZE), 1.0, 40.0),
         title=title,
+        window=window,
     )
 
 
@@ -251,6 +301,7 @@ class _Drawing:
     top: list[tuple[int, int]]
     selection: Mapping[str, Any] | None
     opts: HeatmapOptions
+    origin: tuple[int, int] = (0, 0)  # matrix position of cell [0, 0]
     values_inside: bool = True  # every top value fits in its cell
 
     @property
@@ -270,10 +321,16 @@ def heatmap_figure(
     selection: Mapping[str, Any] | None,
     opts: HeatmapOptions,
     causal: bool,
+    origin: tuple[int, int] = (0, 0),
 ) -> Figure:
-    """The heatmap figure (call inside :func:`common.style`)."""
+    """The heatmap figure (call inside :func:`common.style`).
+
+    ``origin`` is the matrix position of cell ``[0, 0]`` when ``matrix`` is a
+    window of a larger one: the causal mask and the printed positions use it.
+    """
     q, k = matrix.shape
-    mask = np.triu(np.ones((q, k), dtype=bool), 1) if causal else None
+    # Key j + k0 is hidden from query i + q0 when it comes later.
+    mask = np.triu(np.ones((q, k), dtype=bool), 1 + origin[0] - origin[1]) if causal else None
     norm = power_norm(float(matrix.max()), gamma)
     rgb = colorize(matrix, norm, opts.cmap, mask)
     top = top_cells_of(matrix, opts.top_n, mask)
@@ -303,6 +360,7 @@ def heatmap_figure(
         top=top,
         selection=selection,
         opts=opts,
+        origin=origin,
     )
     drawing.values_inside = all(_value_font(drawing, i, j) > 0 for i, j in top)
     if opts.split_panels:
@@ -672,7 +730,7 @@ def _top_table_rows(d: _Drawing, height: float) -> list[tuple[str, str, str]]:
         (
             f"{rank}",
             # Positions too: long inputs repeat tokens, and papers cite positions.
-            f"{d.q_labels[i]} ({i}) → {d.k_labels[j]} ({j})",
+            f"{d.q_labels[i]} ({i + d.origin[0]}) → {d.k_labels[j]} ({j + d.origin[1]})",
             format_value(float(d.matrix[i, j])),
         )
         for rank, (i, j) in enumerate(d.top, start=1)

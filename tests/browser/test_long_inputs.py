@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from browser_checks import VIRIDIS_HIGH, VIRIDIS_LOW, near
 from jupyter_driver import JupyterServer, Notebook, WidgetView
+from pypdf import PdfReader
 
 pytestmark = pytest.mark.browser
 
@@ -195,6 +196,18 @@ def test_wheel_zoom_to_the_planted_cell_at_full_resolution(lab: Notebook) -> Non
     expected = lab.eval_json(f"float(lazy.matrix(0, 1)[{q}, {k}])")
     assert value == pytest.approx(expected, abs=1e-3)
     assert value > 0.99
+    # The heatmap PDF of the zoomed view holds that window: its planted tokens,
+    # one pixel per cell, the window in the file name.
+    with lab.page.expect_download(timeout=120_000) as info:
+        view.root.locator("button.aw-export[data-kind=heatmap]").click()
+    q0, q1, k0, k1 = lay["q0"], lay["q0"] + lay["nq"], lay["k0"], lay["k0"] + lay["nk"]
+    assert (
+        info.value.suggested_filename == f"attention_L0_H1_case0_q{q0}-{q1}_k{k0}-{k1}_heatmap.pdf"
+    )
+    pdf = PdfReader(info.value.path())
+    text = pdf.pages[0].extract_text()
+    assert "PQ1" in text and "PK1" in text and f"queries {q0}–{q1 - 1}" in text
+    assert pdf.pages[0].images[0].image.size == (k1 - k0, q1 - q0)  # then the colour bar
     reset(lab, "wl", view)
     assert view.layout(view.heatmap)["fq"] > 1
 
