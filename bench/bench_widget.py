@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import pathlib
@@ -56,6 +57,7 @@ from jupyter_driver import (  # noqa: E402
 from playwright.sync_api import Browser, WebSocket, sync_playwright  # noqa: E402
 
 LAYERS, HEADS = 12, 12
+_RUNS = itertools.count(1)
 
 GENERATE = """
 import numpy as np
@@ -229,7 +231,9 @@ def measure(
     prepare: Callable[[Notebook], None] | None = None,
 ) -> Row:
     """First paint, then the moves (``prepare`` runs between the two when given)."""
-    name = f"bench_{n}.ipynb"
+    # A fresh notebook, hence a fresh kernel, for every measurement: Lab would
+    # reuse the kernel of a notebook opened before, with its memory and threads.
+    name = f"bench_{n}_{next(_RUNS)}.ipynb"
     write_notebook(server.root / name, [GENERATE.format(layers=LAYERS, heads=HEADS, n=n)])
     session = open_session(browser)
     wire = WireCounter()
@@ -259,6 +263,8 @@ def measure(
         if session.blocked:
             raise RuntimeError(f"the page tried to reach beyond 127.0.0.1: {session.blocked}")
     finally:
+        with contextlib.suppress(Exception):  # the kernel's memory is not the next row's
+            session.page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
         session.close()
 
     values = LAYERS * HEADS * n * n
