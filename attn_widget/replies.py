@@ -122,12 +122,11 @@ class Warmup:
     """Computes the overview tiles of every layer and head ahead of the user.
 
     ``answer(component, request)`` computes a reply. :meth:`follow` is told
-    of each overview request the view makes (a ``tile`` of the whole matrix,
-    or a layer of ``thumbs`` while the overview grid is open); the thread
-    then works through the ``layers x heads`` grid for that request's case,
-    component and size, nearest (layer, head) first, and then through the
-    thumbnails of every layer. While :meth:`demand` is held (the kernel
-    computes a reply the view waits for) the thread waits between replies.
+    of each overview request the view makes; the thread then works through
+    the ``layers x heads`` grid for that request's case, component and size,
+    nearest (layer, head) first. While :meth:`demand`
+    is held (the kernel computes a reply the view waits for) the thread
+    waits between tiles.
     """
 
     def __init__(
@@ -142,8 +141,7 @@ class Warmup:
         self._idle = threading.Event()
         self._idle.set()
         self._stopped = False
-        # The latest request of each kind followed: "tile" and "thumbs".
-        self._templates: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._template: tuple[str, dict[str, Any]] | None = None
         self._thread: threading.Thread | None = None
         self._resting = False
         self.computed = 0
@@ -155,7 +153,7 @@ class Warmup:
         with self._wake:
             if self._stopped:
                 return
-            self._templates[str(template.get("type"))] = (component, template)
+            self._template = (component, template)
             self._grid = (layers, heads)
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -191,34 +189,24 @@ class Warmup:
         return not self.running or self._resting
 
     def _next(self) -> tuple[str, dict[str, Any]] | None:
-        """The nearest reply not yet kept, as (component, request): tiles, then thumbnails."""
+        """The nearest (layer, head) not yet kept, as (component, request)."""
+        if self._template is None:
+            return None
+        component, template = self._template
+        layer, head = template.get("layer", 0), template.get("head", 0)
         layers, heads = self._grid
-        for kind in ("tile", "thumbs"):
-            if kind not in self._templates:
-                continue
-            component, template = self._templates[kind]
-            layer, head = template.get("layer", 0), template.get("head", 0)
-            if kind == "thumbs":  # one reply holds a layer's heads
-                cells = [
-                    {"layer": lay} for lay in sorted(range(layers), key=lambda c: abs(c - layer))
-                ]
-            elif head == -1:  # the view shows head means: warm each layer's mean
-                cells = [
-                    {"layer": lay, "head": -1}
-                    for lay in sorted(range(layers), key=lambda c: abs(c - layer))
-                ]
-            else:
-                cells = [
-                    {"layer": lay, "head": h}
-                    for lay, h in sorted(
-                        ((lay, h) for lay in range(layers) for h in range(heads)),
-                        key=lambda c: (abs(c[0] - layer) + abs(c[1] - head), c),
-                    )
-                ]
-            for cell in cells:
-                request = {**template, **cell}
-                if reply_key(component, request) not in self._cache:
-                    return component, request
+        if head == -1:
+            # The view shows head means: warm the mean of each layer.
+            cells = sorted(((lay, -1) for lay in range(layers)), key=lambda c: abs(c[0] - layer))
+        else:
+            cells = sorted(
+                ((lay, h) for lay in range(layers) for h in range(heads)),
+                key=lambda c: (abs(c[0] - layer) + abs(c[1] - head), c),
+            )
+        for cell_layer, cell_head in cells:
+            request = {**template, "layer": cell_layer, "head": cell_head}
+            if reply_key(component, request) not in self._cache:
+                return component, request
         return None
 
     def _run(self) -> None:
@@ -242,7 +230,7 @@ class Warmup:
             except Exception as error:  # the view will ask itself and show the error
                 with self._wake:
                     self.error = error
-                    self._templates.pop(str(request.get("type")), None)
+                    self._template = None
                 continue
             self.computed += 1
             if not self._cache.room_for(_size(reply)):

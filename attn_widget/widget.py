@@ -314,23 +314,22 @@ class AttentionWidget(anywidget.AnyWidget):
         )
 
     def _warmup_for(self, kind: str, request: dict[str, Any]) -> Warmup | None:
-        """The warm-up thread, told about this request when it is an overview or thumbnails."""
-        if self._meta.get("tier") != "slices" or kind not in ("tile", "thumbs"):
+        """The warm-up thread, told about this request when it is an overview."""
+        if self._meta.get("tier") != "slices" or kind != "tile":
             return self._warmup
         data = self.data
-        if kind == "tile":
-            try:
-                q, k = data.shape(request["case"])
-            except (KeyError, TypeError, ValueError):
-                return self._warmup
-            window = (
-                request.get("q0", 0),
-                request.get("q1", q),
-                request.get("k0", 0),
-                request.get("k1", k),
-            )
-            if window != (0, q, 0, k):  # a zoomed window: only this one is wanted
-                return self._warmup
+        try:
+            q, k = data.shape(request["case"])
+        except (KeyError, TypeError, ValueError):
+            return self._warmup
+        whole = (
+            request.get("q0", 0),
+            request.get("q1", q),
+            request.get("k0", 0),
+            request.get("k1", k),
+        )
+        if whole != (0, q, 0, k):
+            return self._warmup
         if self._warmup is None:
             self._warmup = Warmup(self._replies, self._reply)
         self._warmup.follow(self.component, request, data.n_layers, data.n_heads)

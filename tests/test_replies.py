@@ -181,36 +181,3 @@ def test_the_cube_tier_starts_no_thread_and_errors_are_still_answered() -> None:
     w._on_message(w, {**overview(5, 0, n=4), "id": 2}, [])
     assert sent[-1][0]["error"].startswith("layer: expected 0..1")
     assert reply_key("attention", {**overview(5, 0, n=4)}) not in w._replies
-
-
-def test_thumbnails_are_warmed_after_the_overviews_once_the_grid_is_open() -> None:
-    cache = ReplyCache(1 << 20)
-    order: list[tuple[str, int, int | None]] = []
-
-    def answer(component: str, request: dict[str, Any]) -> Any:
-        order.append((request["type"], request["layer"], request.get("head")))
-        return reply(8)
-
-    warm = Warmup(cache, answer)
-    with warm.demand():  # both requests arrive before the thread starts work
-        warm.follow("attention", {"type": "thumbs", "layer": 2, "case": 0, "size": 40}, 3, 2)
-        warm.follow("attention", {"type": "tile", "layer": 0, "head": 0, "case": 0}, 3, 2)
-    wait_for(lambda: len(order) == 3 * 2 + 3)
-    wait_for(lambda: warm.finished)
-    assert [kind for kind, _, _ in order] == ["tile"] * 6 + ["thumbs"] * 3
-    assert [layer for _, layer, _ in order[6:]] == [2, 1, 0]  # nearest the asked layer first
-    warm.stop(5)
-
-
-def test_a_lazy_widget_answers_a_layers_thumbnails_from_the_warm_up() -> None:
-    w = lazy_widget()
-    w.send = lambda content, buffers=None: None
-    try:
-        w._on_message(w, {"type": "thumbs", "id": 1, "layer": 0, "case": 0, "size": 8}, [])
-        keys = [
-            reply_key("attention", {"type": "thumbs", "layer": lay, "case": 0, "size": 8})
-            for lay in range(2)
-        ]
-        wait_for(lambda: all(key in w._replies for key in keys))
-    finally:
-        w.close()
