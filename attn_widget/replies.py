@@ -184,6 +184,12 @@ class Warmup:
         return self._thread is not None and self._thread.is_alive()
 
     @property
+    def overview(self) -> tuple[str, dict[str, Any]] | None:
+        """The latest overview request followed, as (component, request without id)."""
+        with self._wake:
+            return self._template
+
+    @property
     def finished(self) -> bool:
         """Whether every overview of the latest one's grid is kept (or the cache is full)."""
         return not self.running or self._resting

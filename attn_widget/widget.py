@@ -297,10 +297,14 @@ class AttentionWidget(anywidget.AnyWidget):
         }
         asked = {name: value for name, value in request.items() if name != "prefetch"}
         warmup = self._warmup_for(kind, asked)
+        compute = partial(self._reply, component, asked)
+        overview = warmup.overview if warmup else None
+        if kind == "thumbs" and overview and overview[0] == component:
+            compute = partial(self._thumbs_from_overviews, component, asked, overview[1])
         try:
             with warmup.demand() if warmup and not request.get("prefetch") else nullcontext():
                 content, buffers = self._replies.get_or_compute(
-                    reply_key(component, asked), partial(self._reply, component, asked)
+                    reply_key(component, asked), compute
                 )
         except (ValueError, TypeError, KeyError) as error:
             self.send({**echo, "error": str(error)})
@@ -312,6 +316,35 @@ class AttentionWidget(anywidget.AnyWidget):
         return _DATA_REQUESTS[kind](
             self._components[component], request, None if head == -1 else head
         )
+
+    def _thumbs_from_overviews(
+        self, component: str, request: dict[str, Any], overview: dict[str, Any]
+    ) -> Reply:
+        """A layer's thumbnails pooled from its heads' overview tiles, kept or computed.
+
+        Once the warm-up has the overviews, the grid costs no attention
+        computation; before, computing a head's overview costs what its
+        thumbnail would (the scores dominate) and is kept for the sliders.
+        """
+        size = request.get("size")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size: expected at least 1 pixel, got {size!r}")
+        data = self._components[component]
+        data.check_index(layer=request.get("layer"), case=request.get("case"))
+        pooled = []
+        for head in range(data.n_heads):
+            want = {**overview, "layer": request["layer"], "head": head, "case": request["case"]}
+            content, buffers = self._replies.get_or_compute(
+                reply_key(component, want), partial(self._reply, component, want)
+            )
+            values = wire.decode(buffers[0], content["dtype"], content["scale"])
+            values = values.reshape(content["rows"], content["cols"])
+            fq, fk = -(-values.shape[0] // size), -(-values.shape[1] // size)
+            pooled.append(tiles.max_pool(values, fq, fk))
+        thumbs = np.stack(pooled)
+        header, payload = _encode(thumbs, pooled=True)
+        _, rows, cols = thumbs.shape
+        return {**header, "size": size, "rows": rows, "cols": cols}, [payload]
 
     def _warmup_for(self, kind: str, request: dict[str, Any]) -> Warmup | None:
         """The warm-up thread, told about this request when it is an overview."""

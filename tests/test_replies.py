@@ -181,3 +181,29 @@ def test_the_cube_tier_starts_no_thread_and_errors_are_still_answered() -> None:
     w._on_message(w, {**overview(5, 0, n=4), "id": 2}, [])
     assert sent[-1][0]["error"].startswith("layer: expected 0..1")
     assert reply_key("attention", {**overview(5, 0, n=4)}) not in w._replies
+
+
+def test_thumbnails_are_pooled_from_the_kept_overviews() -> None:
+    w = lazy_widget()
+    sent: list[tuple[dict[str, Any], list[bytes]]] = []
+    w.send = lambda content, buffers=None: sent.append((content, buffers or []))
+    try:
+        w._on_message(w, {**overview(0, 0), "id": 1}, [])
+        every = [reply_key("attention", overview(lay, h)) for lay in range(2) for h in range(3)]
+        wait_for(lambda: all(key in w._replies for key in every))
+        wait_for(lambda: w._warmup.finished)
+        misses = w._replies.misses
+        w._on_message(w, {"type": "thumbs", "id": 2, "layer": 1, "case": 0, "size": 5}, [])
+        content, buffers = sent[-1]
+        # Only the thumbnails themselves were new: no head's attention was computed again.
+        assert w._replies.misses == misses + 1
+        assert (content["rows"], content["cols"]) == (4, 4)  # 64 -> 16 overview -> 4 (<= 5)
+        thumbs = wire.decode(buffers[0], content["dtype"], content["scale"]).reshape(3, 4, 4)
+        for head in range(3):
+            # A max pool of the 16 x 16 overview by 4 is a max pool of the matrix by 16.
+            expected = tiles.max_pool(w.data.matrix(1, head, 0), 16, 16)
+            np.testing.assert_allclose(thumbs[head], expected, rtol=1e-3)
+        w._on_message(w, {"type": "thumbs", "id": 3, "layer": 1, "case": 0, "size": 0}, [])
+        assert sent[-1][0]["error"] == "size: expected at least 1 pixel, got 0"
+    finally:
+        w.close()
