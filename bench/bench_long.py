@@ -38,10 +38,8 @@ from bench_widget import (
     megabytes,
 )
 
-# Random queries and keys (head dim 64), 12 x 12 heads, on the CPU; the kernel's
-# RSS is read after the moves by the `peak_rss` cell measure() never runs.
+# Random queries and keys (head dim 64), LAYERS x HEADS, on the CPU.
 LAZY_GENERATE = """
-import resource
 import torch
 import attn_widget as aw
 
@@ -52,8 +50,7 @@ keys = [[torch.randn({heads}, {n}, d) for _ in range({layers})]]
 tokens = [f"tok{{i}}" for i in range({n})]
 att = aw.LazyAttention(queries, keys, [tokens], scaling=d ** -0.5, causal=True)
 """
-LAZY_SHOW = "w = aw.AttentionWidget(att){budget}\nw"
-PEAK_RSS = "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024"
+LAZY_SHOW = "w = aw.AttentionWidget(att{budget})\nw"
 
 
 @dataclass
@@ -61,7 +58,6 @@ class LongRow:
     grid: str
     start: str  # "cold" or "warm"
     row: Row
-    kernel_peak_rss: int
     warmup_s: float | None
 
 
@@ -81,25 +77,14 @@ def wait_for_warmup(nb: bench_widget.Notebook, seconds: list[float]) -> None:
 def measure_long(
     browser: object, server: object, n: int, steps: int, jumps: int, pause_ms: int, warm: bool
 ) -> LongRow:
-    """bench_widget.measure on the lazy notebook, then the kernel's peak RSS."""
-    rss: list[int] = []
+    """bench_widget.measure on the lazy notebook; ``warm`` waits for the warm-up first."""
     waited: list[float] = []
-    original = bench_widget.settle
-
-    def settle_and_read(nb: bench_widget.Notebook, ms: int = 400) -> None:
-        original(nb, ms)
-        rss.append(int(nb.eval_json(PEAK_RSS)))
-
     bench_widget.GENERATE = LAZY_GENERATE
-    bench_widget.SHOW = LAZY_SHOW.replace("{budget}", "")
-    bench_widget.settle = settle_and_read  # type: ignore[assignment]
+    bench_widget.SHOW = LAZY_SHOW
     prepare = (lambda nb: wait_for_warmup(nb, waited)) if warm else None
-    try:
-        row = bench_widget.measure(browser, server, n, steps, jumps, pause_ms, prepare=prepare)  # type: ignore[arg-type]
-    finally:
-        bench_widget.settle = original
+    row = bench_widget.measure(browser, server, n, steps, jumps, pause_ms, prepare=prepare)  # type: ignore[arg-type]
     grid = f"{bench_widget.LAYERS}x{bench_widget.HEADS}"
-    return LongRow(grid, "warm" if warm else "cold", row, max(rss), waited[0] if waited else None)
+    return LongRow(grid, "warm" if warm else "cold", row, waited[0] if waited else None)
 
 
 def print_table(rows: list[LongRow]) -> None:
@@ -118,7 +103,7 @@ def print_table(rows: list[LongRow]) -> None:
             f" {megabytes(r.first_bytes):>10} {megabytes(r.move_bytes / r.moves):>10}"
             f" {r.step_median_ms:>5.0f} ms {r.step_p95_ms:>5.0f} ms"
             f" {r.jump_median_ms:>5.0f} ms {r.jump_p95_ms:>5.0f} ms"
-            f" {lr.kernel_peak_rss / 2**20:>7.0f} MB {warmup}"
+            f" {r.kernel_peak_rss / 2**20:>7.0f} MB {warmup}"
         )
     print(
         "\nfirst paint: running the widget cell to the first complete paint; bytes: kernel"

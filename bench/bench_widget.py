@@ -58,6 +58,8 @@ from playwright.sync_api import Browser, WebSocket, sync_playwright  # noqa: E40
 
 LAYERS, HEADS = 12, 12
 _RUNS = itertools.count(1)
+# The kernel's peak resident memory in bytes (Linux reports kilobytes).
+PEAK_RSS = "__import__('resource').getrusage(__import__('resource').RUSAGE_SELF).ru_maxrss * 1024"
 
 GENERATE = """
 import numpy as np
@@ -155,6 +157,7 @@ class Row:
     move_bytes: int
     moves: int
     move_requests: int
+    kernel_peak_rss: int  # bytes, ru_maxrss of the kernel after the moves
 
 
 class WireCounter:
@@ -260,6 +263,7 @@ def measure(
         step = session.page.evaluate(_MOVES_JS, [1, step_moves(steps), pause_ms])
         settle(nb)
         move_bytes = wire.received - before
+        kernel_peak_rss = int(nb.eval_json(PEAK_RSS))
         if session.blocked:
             raise RuntimeError(f"the page tried to reach beyond 127.0.0.1: {session.blocked}")
     finally:
@@ -288,6 +292,7 @@ def measure(
         move_bytes=move_bytes,
         moves=len(step) + len(jump) + len(back),
         move_requests=requests,
+        kernel_peak_rss=kernel_peak_rss,
     )
 
 
@@ -300,6 +305,7 @@ def print_table(rows: list[Row]) -> None:
         f"{'N':>5} {'tier':>6} {'values':>10} {'first paint':>11} {'bytes':>10} {'B/value':>8}"
         f" {'step med':>8} {'step p95':>8} {'jump med':>8} {'jump p95':>8}"
         f" {'paint med':>9} {'paint p95':>9} {'bytes/move':>10} {'req/move':>8}"
+        f" {'kernel RSS':>10}"
     )
     print(head)
     print("-" * len(head))
@@ -311,11 +317,13 @@ def print_table(rows: list[Row]) -> None:
             f" {r.jump_median_ms:>5.1f} ms {r.jump_p95_ms:>5.1f} ms"
             f" {r.paint_median_ms:>6.1f} ms {r.paint_p95_ms:>6.1f} ms"
             f" {megabytes(r.move_bytes / r.moves):>10} {r.move_requests / r.moves:>8.2f}"
+            f" {r.kernel_peak_rss / 2**20:>7.0f} MB"
         )
     print(
         "\nbytes: kernel websocket frames delivered from running the cell to the first complete"
         "\npaint; B/value: those bytes per attention value (12 x 12 x N x N). step/jump: input"
-        "\nevent to complete repaint; paint: the share of it inside the frame that painted."
+        "\nevent to complete repaint; paint: the share of it inside the frame that painted;"
+        "\nkernel RSS: the kernel's peak resident memory (ru_maxrss) after the moves."
     )
 
 
