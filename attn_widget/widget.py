@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import uuid
 from collections.abc import Mapping
 from contextlib import nullcontext
 from functools import partial
@@ -30,7 +31,7 @@ from . import tiles, wire
 from ._files import write_atomic
 from .data import AttentionData
 from .lazy import LazyAttention
-from .replies import Reply, ReplyCache, Warmup, reply_key
+from .replies import Reply, Warmup, reply_key, shared_cache
 
 # What a widget can show: weights held in memory, or computed on demand.
 _SOURCES = (AttentionData, LazyAttention)
@@ -42,9 +43,6 @@ DEFAULT_BYTE_BUDGET = 64_000_000
 _EXACT_SLICE_VALUES = 1 << 20
 # Pooled tiles over this many values (256 x 256) go as half floats.
 _EXACT_POOLED_VALUES = 1 << 16
-# Replies kept in the kernel (overview tiles of 12 x 12 heads at 8,192 tokens
-# take 108 MB); the warm-up stops rather than evict.
-_REPLY_CACHE_BYTES = 256 * 2**20
 _STATIC = pathlib.Path(__file__).parent / "static"
 _MISSING_BUNDLE = """
 export default { render({ el }) {
@@ -117,7 +115,8 @@ class AttentionWidget(anywidget.AnyWidget):
             )
         self._components: dict[str, AttentionData] = components
         self._ready = False
-        self._replies = ReplyCache(_REPLY_CACHE_BYTES)
+        self._replies = shared_cache()
+        self._owner = uuid.uuid4().hex  # this widget's share of the kernel's reply cache
         self._warmup: Warmup | None = None
         _check_budget(byte_budget)
         first = next(iter(components))
@@ -304,7 +303,7 @@ class AttentionWidget(anywidget.AnyWidget):
         try:
             with warmup.demand() if warmup and not request.get("prefetch") else nullcontext():
                 content, buffers = self._replies.get_or_compute(
-                    reply_key(component, asked), compute
+                    reply_key(component, asked), compute, self._owner
                 )
         except (ValueError, TypeError, KeyError) as error:
             self.send({**echo, "error": str(error)})
@@ -335,7 +334,7 @@ class AttentionWidget(anywidget.AnyWidget):
         for head in range(data.n_heads):
             want = {**overview, "layer": request["layer"], "head": head, "case": request["case"]}
             content, buffers = self._replies.get_or_compute(
-                reply_key(component, want), partial(self._reply, component, want)
+                reply_key(component, want), partial(self._reply, component, want), self._owner
             )
             values = wire.decode(buffers[0], content["dtype"], content["scale"])
             values = values.reshape(content["rows"], content["cols"])
@@ -364,7 +363,7 @@ class AttentionWidget(anywidget.AnyWidget):
         if whole != (0, q, 0, k):
             return self._warmup
         if self._warmup is None:
-            self._warmup = Warmup(self._replies, self._reply)
+            self._warmup = Warmup(self._replies, self._reply, self._owner)
         self._warmup.follow(self.component, request, data.n_layers, data.n_heads)
         return self._warmup
 
@@ -372,6 +371,8 @@ class AttentionWidget(anywidget.AnyWidget):
         warmup = getattr(self, "_warmup", None)  # None when __init__ failed early
         if warmup is not None:
             warmup.stop(timeout=5)
+        if hasattr(self, "_owner"):
+            self._replies.drop(self._owner)
         super().close()
 
     def _answer_export(self, request: dict[str, Any]) -> None:

@@ -45,10 +45,10 @@ def test_least_recently_used_replies_go_first_when_bytes_run_out() -> None:
         cache.get_or_compute(key, lambda: reply(1000))
     cache.get_or_compute("a", lambda: reply(1000))  # a is now the most recent
     cache.get_or_compute("d", lambda: reply(1000))
-    assert "b" not in cache and all(k in cache for k in "acd")
+    assert not cache.has("b") and all(cache.has(k) for k in "acd")
     assert cache.bytes <= cache.max_bytes
     cache.get_or_compute("huge", lambda: reply(10_000))  # larger than the cache: not kept
-    assert "huge" not in cache and len(cache) == 3
+    assert not cache.has("huge") and len(cache) == 3
 
 
 def test_an_error_reaches_the_caller_and_nothing_is_kept() -> None:
@@ -60,7 +60,7 @@ def test_an_error_reaches_the_caller_and_nothing_is_kept() -> None:
     for _ in range(2):
         with pytest.raises(ValueError, match=r"expected 0\.\.1"):
             cache.get_or_compute("bad", fail)
-    assert "bad" not in cache and cache.misses == 2
+    assert not cache.has("bad") and cache.misses == 2
 
 
 def test_a_second_request_waits_for_the_computation_under_way() -> None:
@@ -133,6 +133,23 @@ def lazy_widget(n: int = 64) -> aw.AttentionWidget:
     return aw.AttentionWidget(att)
 
 
+def kept(w: aw.AttentionWidget, key: str) -> bool:
+    return w._replies.has(key, w._owner)
+
+
+def count_computations(w: aw.AttentionWidget) -> list[dict[str, Any]]:
+    """From now on, the requests the kernel computes itself rather than finds kept."""
+    calls: list[dict[str, Any]] = []
+    original = w._reply
+
+    def counted(component: str, request: dict[str, Any]) -> Any:
+        calls.append(request)
+        return original(component, request)
+
+    w._reply = counted  # type: ignore[method-assign]
+    return calls
+
+
 def overview(layer: int, head: int, n: int = 64, **extra: Any) -> dict[str, Any]:
     return {
         "type": "tile", "layer": layer, "head": head, "case": 0,
@@ -152,8 +169,8 @@ def test_a_lazy_widget_warms_every_overview_after_the_first_and_answers_them_kep
     try:
         w._on_message(w, {**overview(0, 0), "id": "v1-1"}, [])
         every = [reply_key("attention", overview(lay, h)) for lay in range(2) for h in range(3)]
-        wait_for(lambda: all(key in w._replies for key in every))
-        misses = w._replies.misses
+        wait_for(lambda: all(kept(w, key) for key in every))
+        computed = count_computations(w)
         for layer in range(2):
             for head in range(3):
                 w._on_message(w, {**overview(layer, head), "id": "v2", "prefetch": True}, [])
@@ -161,7 +178,7 @@ def test_a_lazy_widget_warms_every_overview_after_the_first_and_answers_them_kep
                 assert (content["id"], content["layer"], content["head"]) == ("v2", layer, head)
                 expected = tiles.tile(w.data, layer, head, 0, max_rows=16, max_cols=16).values
                 np.testing.assert_allclose(decode_tile(content, buffers), expected, atol=1e-6)
-        assert w._replies.misses == misses  # every one was kept by the warm-up
+        assert computed == []  # every one was kept by the warm-up
         # A zoomed window is answered, kept, and starts no new warm-up work.
         computed = w._warmup.computed
         w._on_message(w, {**overview(1, 2), "q0": 8, "q1": 24, "id": "v1-2"}, [])
@@ -180,7 +197,7 @@ def test_the_cube_tier_starts_no_thread_and_errors_are_still_answered() -> None:
     assert w._warmup is None and sent[-1][0]["rows"] == 4
     w._on_message(w, {**overview(5, 0, n=4), "id": 2}, [])
     assert sent[-1][0]["error"].startswith("layer: expected 0..1")
-    assert reply_key("attention", {**overview(5, 0, n=4)}) not in w._replies
+    assert not kept(w, reply_key("attention", {**overview(5, 0, n=4)}))
 
 
 def test_thumbnails_are_pooled_from_the_kept_overviews() -> None:
@@ -190,13 +207,13 @@ def test_thumbnails_are_pooled_from_the_kept_overviews() -> None:
     try:
         w._on_message(w, {**overview(0, 0), "id": 1}, [])
         every = [reply_key("attention", overview(lay, h)) for lay in range(2) for h in range(3)]
-        wait_for(lambda: all(key in w._replies for key in every))
+        wait_for(lambda: all(kept(w, key) for key in every))
         wait_for(lambda: w._warmup.finished)
-        misses = w._replies.misses
+        computed = count_computations(w)
         w._on_message(w, {"type": "thumbs", "id": 2, "layer": 1, "case": 0, "size": 5}, [])
         content, buffers = sent[-1]
         # Only the thumbnails themselves were new: no head's attention was computed again.
-        assert w._replies.misses == misses + 1
+        assert computed == []
         assert (content["rows"], content["cols"]) == (4, 4)  # 64 -> 16 overview -> 4 (<= 5)
         thumbs = wire.decode(buffers[0], content["dtype"], content["scale"]).reshape(3, 4, 4)
         for head in range(3):
@@ -207,3 +224,60 @@ def test_thumbnails_are_pooled_from_the_kept_overviews() -> None:
         assert sent[-1][0]["error"] == "size: expected at least 1 pixel, got 0"
     finally:
         w.close()
+
+
+def test_owners_share_the_bytes_and_a_closed_owner_gives_them_back() -> None:
+    cache = ReplyCache(3 * (1000 + 256))
+    cache.get_or_compute("a", lambda: reply(1000), owner="old")
+    cache.get_or_compute("a", lambda: reply(1000), owner="new")  # same request, other widget
+    assert cache.has("a", "old") and cache.has("a", "new") and not cache.has("a")
+    assert cache.room_for(1000, "new") and cache.owned("new") == 1256
+    cache.get_or_compute("b", lambda: reply(1000), owner="new")
+    cache.get_or_compute("c", lambda: reply(1000), owner="new")
+    # The least recently used went first, whoever it was kept for.
+    assert not cache.has("a", "old") and cache.owned("old") == 0
+    assert not cache.room_for(1000, "new")  # the warm-up would now push out its own
+    cache.drop("new")
+    assert cache.bytes == 0 and len(cache) == 0 and cache.room_for(3000, "new")
+
+
+def test_only_the_warmup_of_the_widget_touched_last_runs() -> None:
+    cache = ReplyCache(1 << 20)
+    done: dict[str, list[int]] = {"first": [], "second": []}
+    gate = threading.Event()
+
+    def answer_for(name: str) -> Any:
+        def answer(component: str, request: dict[str, Any]) -> Any:
+            gate.wait(5)
+            done[name].append(request["layer"])
+            return reply(8)
+
+        return answer
+
+    first = Warmup(cache, answer_for("first"), owner="first")
+    second = Warmup(cache, answer_for("second"), owner="second")
+    try:
+        first.follow("attention", {"type": "tile", "layer": 0, "head": 0}, 20, 1)
+        second.follow("attention", {"type": "tile", "layer": 0, "head": 0}, 20, 1)
+        assert second.active and not first.active
+        gate.set()
+        wait_for(lambda: second.finished and len(done["second"]) == 20)
+        wait_for(lambda: first.finished)
+        assert len(done["first"]) <= 1  # at most the tile it had begun
+        first.follow("attention", {"type": "tile", "layer": 5, "head": 0}, 20, 1)  # touched again
+        wait_for(lambda: len(done["first"]) == 20)
+        assert first.active and not second.active
+    finally:
+        first.stop(5)
+        second.stop(5)
+
+
+def test_closing_a_widget_drops_its_replies_from_the_kernel() -> None:
+    w = lazy_widget()
+    w.send = lambda content, buffers=None: None
+    w._on_message(w, {**overview(0, 0), "id": 1}, [])
+    wait_for(lambda: w._warmup.finished)
+    assert w._replies.owned(w._owner) > 0
+    w.close()
+    assert w._replies.owned(w._owner) == 0
+    assert not w._warmup.running
