@@ -263,20 +263,21 @@ class Warmup:
         return not self.running or self._resting
 
     def _next(self) -> tuple[str, dict[str, Any]] | None:
-        """The nearest (layer, head) not yet kept, as (component, request)."""
+        """The nearest overview not yet kept, as (component, request)."""
         if self._template is None:
             return None
         component, template = self._template
         layer, head = template.get("layer", 0), template.get("head", 0)
         layers, heads = self._grid
-        if head == -1:
-            # The view shows head means: warm the mean of each layer.
-            cells = sorted(((lay, -1) for lay in range(layers)), key=lambda c: abs(c[0] - layer))
-        else:
-            cells = sorted(
-                ((lay, h) for lay in range(layers) for h in range(heads)),
-                key=lambda c: (abs(c[0] - layer) + abs(c[1] - head), c),
-            )
+        means = sorted(((lay, -1) for lay in range(layers)), key=lambda c: abs(c[0] - layer))
+        every_head = sorted(
+            ((lay, h) for lay in range(layers) for h in range(heads)),
+            # Seen from the mean, the nearest heads are those of its layer.
+            key=lambda c: (abs(c[0] - layer) + abs(c[1] - max(head, 0)), c),
+        )
+        # What the view shows first; the other kind after it (a head mean costs
+        # a pass per head, so while the view shows heads the means come last).
+        cells = means + every_head if head == -1 else every_head + means
         for cell_layer, cell_head in cells:
             request = {**template, "layer": cell_layer, "head": cell_head}
             if not self._cache.has(reply_key(component, request), self._owner):

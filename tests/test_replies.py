@@ -103,17 +103,32 @@ def test_warmup_goes_nearest_first_and_waits_while_the_view_waits() -> None:
         gate.set()
         time.sleep(0.1)
         assert order == []  # held while the view's own request is computed
-    wait_for(lambda: len(order) == 9)
+    wait_for(lambda: len(order) == 9 + 3)
     wait_for(lambda: warm.finished)
     assert order[0] == (1, 1)
-    distances = [abs(layer - 1) + abs(head - 1) for layer, head in order]
+    distances = [abs(layer - 1) + abs(head - 1) for layer, head in order[:9]]
     assert distances == sorted(distances)
+    # Every head first, then each layer's head mean, nearest layer first.
+    assert order[9:] == [(1, -1), (0, -1), (2, -1)]
     assert warm.running  # idle, waiting to be told of another overview
-    warm.follow("attention", {"type": "tile", "layer": 0, "head": -1}, 3, 3)
-    wait_for(lambda: len(order) == 12)
-    assert order[9:] == [(0, -1), (1, -1), (2, -1)]
     warm.stop(5)
     assert not warm.running
+
+
+def test_while_the_view_shows_the_mean_the_means_come_first() -> None:
+    cache = ReplyCache(1 << 20)
+    order: list[tuple[int, int]] = []
+
+    def answer(component: str, request: dict[str, Any]) -> Any:
+        order.append((request["layer"], request["head"]))
+        return reply(8)
+
+    warm = Warmup(cache, answer)
+    warm.follow("attention", {"type": "tile", "layer": 2, "head": -1}, 3, 2)
+    wait_for(lambda: len(order) == 3 + 6)
+    assert order[:3] == [(2, -1), (1, -1), (0, -1)]
+    assert order[3:6] == [(2, 0), (1, 0), (2, 1)]  # then the heads, nearest that layer first
+    warm.stop(5)
 
 
 def test_warmup_stops_rather_than_evict() -> None:
@@ -261,11 +276,11 @@ def test_only_the_warmup_of_the_widget_touched_last_runs() -> None:
         second.follow("attention", {"type": "tile", "layer": 0, "head": 0}, 20, 1)
         assert second.active and not first.active
         gate.set()
-        wait_for(lambda: second.finished and len(done["second"]) == 20)
+        wait_for(lambda: second.finished and len(done["second"]) == 20 + 20)  # heads, means
         wait_for(lambda: first.finished)
         assert len(done["first"]) <= 1  # at most the tile it had begun
         first.follow("attention", {"type": "tile", "layer": 5, "head": 0}, 20, 1)  # touched again
-        wait_for(lambda: len(done["first"]) == 20)
+        wait_for(lambda: len(done["first"]) == 40)
         assert first.active and not second.active
     finally:
         first.stop(5)
