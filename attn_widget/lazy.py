@@ -161,25 +161,28 @@ class LazyAttention:
         """Each query's log-sum-exp over keys; overwrites ``scores`` (key-major)."""
         return scores.sub_(key_max).exp_().sum(0, keepdim=True).log_().add_(key_max)
 
-    def _probabilities(
-        self, layer: int, head: int | None, case: int, start: int, stop: int, k0: int, k1: int
-    ) -> Any:
-        """Weights of rows ``start:stop`` in key columns ``k0:k1``, key-major (``head=None``: mean).
+    def _heads_inputs(self, layer: int, head: int | None, case: int) -> list[tuple[Any, Any]]:
+        """The float32 queries and keys of one head, or of every head for the mean."""
+        heads = range(self.n_heads) if head is None else (head,)
+        return [self._inputs(layer, h, case) for h in heads]
 
-        Keys a causal row cannot see are never multiplied: they are zeros.
+    def _probabilities(
+        self, inputs: list[tuple[Any, Any]], case: int, start: int, stop: int, k0: int, k1: int
+    ) -> Any:
+        """Weights of rows ``start:stop`` in key columns ``k0:k1``, key-major.
+
+        ``inputs`` holds one head's queries and keys, or every head's (then the
+        mean). Keys a causal row cannot see are never multiplied: they are zeros.
         """
         torch = _torch()
         visible = self._visible_keys(case, stop)
-        heads = range(self.n_heads) if head is None else (head,)
-        out = torch.zeros((k1 - k0, stop - start))
         seen = max(k0, min(k1, visible))
-        for h in heads:
-            query, key = self._inputs(layer, h, case)
+        out = torch.zeros((k1 - k0, stop - start), device=inputs[0][0].device)
+        for query, key in inputs:
             scores = self._scores(query, key, case, start, stop, visible)
             weights = scores.sub_(scores.amax(0, keepdim=True)).exp_()
-            out = out.to(scores.device)
             out[: seen - k0].addcmul_(weights[k0:seen], weights.sum(0, keepdim=True).reciprocal_())
-        return out / len(heads) if head is None else out
+        return out.div_(len(inputs)) if len(inputs) > 1 else out
 
     def _rows_per_block(self, cols: int, multiple: int) -> int:
         """Rows per block: a cache-sized block on the CPU, a large one on a GPU."""
@@ -211,15 +214,15 @@ class LazyAttention:
         parts = []
         with torch.no_grad():
             step = self._rows_per_block(self._visible_keys(case, stop), fq)
-            inputs = None if head is None else self._inputs(layer, head, case)
+            inputs = self._heads_inputs(layer, head, case)
             for s in range(start, stop, step):
                 e = min(stop, s + step)
-                if inputs is None:
-                    block = self._probabilities(layer, None, case, s, e, k0, k1)
+                if head is None:
+                    block = self._probabilities(inputs, case, s, e, k0, k1)
                     block = torch.nn.functional.pad(block, (0, 0, 0, -(k1 - k0) % fk))
                     pooled = block.reshape(out_cols, fk, e - s).amax(1).T
                 else:
-                    pooled = self._pooled_head(*inputs, case, s, e, k0, k1, fk)
+                    pooled = self._pooled_head(*inputs[0], case, s, e, k0, k1, fk)
                 pad = -(e - s) % fq
                 if pad:
                     pooled = torch.nn.functional.pad(pooled, (0, 0, 0, pad))
@@ -261,9 +264,10 @@ class LazyAttention:
         step = self._rows_per_block(k, 1)
         torch = _torch()
         with torch.no_grad():
+            inputs = self._heads_inputs(layer, head, case)
             for s in range(start, stop, step):
                 e = min(stop, s + step)
-                block = self._probabilities(layer, head, case, s, e, 0, k).T
+                block = self._probabilities(inputs, case, s, e, 0, k).T
                 out[s - start : e - start] = block.cpu().numpy()
         return out
 

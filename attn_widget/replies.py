@@ -262,8 +262,8 @@ class Warmup:
         """Whether every overview of the latest one's grid is kept (or the cache is full)."""
         return not self.running or self._resting
 
-    def _next(self) -> tuple[str, dict[str, Any]] | None:
-        """The nearest overview not yet kept, as (component, request)."""
+    def _next(self) -> tuple[str, dict[str, Any], str] | None:
+        """The nearest overview not yet kept, as (component, request, key)."""
         if self._template is None:
             return None
         component, template = self._template
@@ -280,8 +280,9 @@ class Warmup:
         cells = means + every_head if head == -1 else every_head + means
         for cell_layer, cell_head in cells:
             request = {**template, "layer": cell_layer, "head": cell_head}
-            if not self._cache.has(reply_key(component, request), self._owner):
-                return component, request
+            key = reply_key(component, request)
+            if not self._cache.has(key, self._owner):
+                return component, request, key
         return None
 
     def _run(self) -> None:
@@ -298,8 +299,7 @@ class Warmup:
                 if self._stopped or job is None:
                     return
             self._idle.wait()
-            component, request = job
-            key = reply_key(component, request)
+            component, request, key = job
             try:
                 reply = self._cache.get_or_compute(
                     key, partial(self._answer, component, request), self._owner

@@ -340,10 +340,7 @@ class AttentionWidget(anywidget.AnyWidget):
             values = values.reshape(content["rows"], content["cols"])
             fq, fk = -(-values.shape[0] // size), -(-values.shape[1] // size)
             pooled.append(tiles.max_pool(values, fq, fk))
-        thumbs = np.stack(pooled)
-        header, payload = _encode(thumbs, pooled=True)
-        _, rows, cols = thumbs.shape
-        return {**header, "size": size, "rows": rows, "cols": cols}, [payload]
+        return _thumbs_content(np.stack(pooled), size)
 
     def _warmup_for(self, kind: str, request: dict[str, Any]) -> Warmup | None:
         """The warm-up thread, told about this request when it is an overview."""
@@ -474,10 +471,14 @@ def _token_reply(data: AttentionData, r: dict[str, Any], head: int | None):
 
 
 def _thumbs_reply(data: AttentionData, r: dict[str, Any], head: int | None):
-    thumbs = tiles.thumbnails(data, r["layer"], r["case"], r["size"])
+    return _thumbs_content(tiles.thumbnails(data, r["layer"], r["case"], r["size"]), r["size"])
+
+
+def _thumbs_content(thumbs: np.ndarray, size: int) -> Reply:
+    """A ``(heads, rows, cols)`` stack of thumbnails as a reply."""
     header, payload = _encode(thumbs, pooled=True)
     _, rows, cols = thumbs.shape
-    return {**header, "size": r["size"], "rows": rows, "cols": cols}, [payload]
+    return {**header, "size": size, "rows": rows, "cols": cols}, [payload]
 
 
 # Region detection runs on at most this many rows and columns; larger

@@ -491,8 +491,13 @@ class AttentionView {
     if (focus && focus.kind !== "cell") return this.source.token({ ...id, kind: focus.kind, index: focus.index });
     const [q0, q1] = this.lines.visibleQueries();
     if (q1 <= q0) return { order: new Int32Array(0), weights: new Float32Array(0), width: 0, q0, q1: q0 };
-    const top = Math.max(1, Math.min(full.k, Math.floor(Number(this.topInput.value) || defaultTopK(full.q, full.k))));
+    const top = this.linksPerToken(full);
     return this.source.links({ ...id, q0, q1, top });
+  }
+
+  /** The "links per token" input, clamped to 1..k (its default when empty). */
+  linksPerToken(full) {
+    return Math.max(1, Math.min(full.k, Math.floor(Number(this.topInput.value) || defaultTopK(full.q, full.k))));
   }
 
   lineGroups(data, full, max, gamma, focus) {
@@ -522,7 +527,7 @@ class AttentionView {
       .map((n) => ({ ...n, case: st.case }));
     const full = this.fullShape();
     const [q0, q1] = this.lines.visibleQueries();
-    const top = Math.max(1, Math.min(full.k, Math.floor(Number(this.topInput.value) || defaultTopK(full.q, full.k))));
+    const top = this.linksPerToken(full);
     for (const id of wanted) {
       this.source.tile({ ...id, q0: 0, q1: full.q, k0: 0, k1: full.k, rows: maxSize, cols: maxSize }, true);
       if (q1 > q0) this.source.links({ ...id, q0, q1, top }, true);
