@@ -40,3 +40,18 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> pathlib.Path:
     with atomic_file(path) as (handle, target):
         handle.write(data)
     return target
+
+
+def write_new(folder: str | os.PathLike[str], filename: str, data: bytes) -> pathlib.Path:
+    """Write ``data`` into ``folder`` as ``filename``, or ``stem-1.suffix``, ... if taken.
+
+    For copies the user did not name one by one (a button's export into
+    ``export_dir``): an earlier file is never replaced.
+    """
+    target = pathlib.Path(folder).expanduser() / filename
+    stem, suffix = target.stem, target.suffix
+    n = 1
+    while target.exists():
+        target = target.with_name(f"{stem}-{n}{suffix}")
+        n += 1
+    return write_atomic(target, data)

@@ -1,190 +1,115 @@
-"""AttentionData: one validated, normalised attention cube.
+"""AttentionData, one validated attention cube, and the protocol every source implements.
 
 Every input layout that users have at hand (``outputs.attentions`` from
 transformers, stacked arrays, a single matrix; numpy or torch) is turned into
 one shape: for each case (batch item) an array ``(layers, heads, q, k)`` cropped
 to that case's own tokens. Nothing here knows about widgets or models.
+
+:class:`AttentionSource` is what the widget, the kernel's replies, the
+exports and the files read: weights held in memory (:class:`AttentionData`),
+computed on demand (:class:`~attn_widget.lazy.LazyAttention`), or anything
+later, all through the same methods; nobody asks which one it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["AttentionData", "as_numpy", "check_indices"]
+from ._layouts import as_numpy, check_values, to_cube, token_lists
+from .state import check_index
+
+__all__ = ["AttentionData", "AttentionSource", "as_numpy", "check_indices", "max_pool"]
 
 _FLOAT_DTYPES = (np.float16, np.float32)
 
 
-def as_numpy(values: Any, what: str = "attention") -> np.ndarray:
-    """Return ``values`` as a float numpy array on the CPU.
-
-    Accepts numpy arrays and torch tensors of any float dtype (bfloat16
-    included), on any device, with or without grad, without importing torch.
-    """
-    if hasattr(values, "detach") and hasattr(values, "cpu"):
-        tensor = values.detach().cpu()
-        if not tensor.is_floating_point():
-            raise ValueError(f"{what}: expected a float tensor, got dtype {tensor.dtype}")
-        # numpy has no bfloat16: widen before converting.
-        return tensor.float().numpy()
-    array = np.asarray(values)
-    if array.dtype == object:
-        raise ValueError(f"{what}: expected a numeric array, got ragged or mixed values")
-    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise ValueError(f"{what}: expected float values, got dtype {array.dtype}")
-    return array
-
-
-def check_indices(source: Any, **indices: int | None) -> None:
+def check_indices(
+    source: Any, layer: int | None = None, head: int | None = None, case: int | None = None
+) -> None:
     """Check ``layer``, ``head`` and ``case`` indices against ``source.n_layers`` etc.
 
     Raises a ValueError that names the allowed range; ``None`` is not checked.
     """
-    for name, value in indices.items():
-        if value is None:
-            continue
-        count = getattr(source, f"n_{name}s")
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise ValueError(f"{name}: expected an integer, got {value!r}")
-        if not 0 <= value < count:
-            raise ValueError(f"{name}: expected 0..{count - 1}, got {value}")
+    for name, value, count in (
+        ("layer", layer, source.n_layers),
+        ("head", head, source.n_heads),
+        ("case", case, source.n_cases),
+    ):
+        if value is not None:
+            check_index(name, value, count)
 
 
-def _is_array_like(obj: Any) -> bool:
-    return isinstance(obj, np.ndarray) or (hasattr(obj, "detach") and hasattr(obj, "shape"))
+def max_pool(block: np.ndarray, fq: int, fk: int) -> np.ndarray:
+    """Max over ``fq x fk`` blocks; a partial block at the edge pools what it has.
 
-
-def _to_cube(attentions: Any) -> np.ndarray:
-    """Bring every accepted layout to one array ``(layers, cases, heads, q, k)``."""
-    if _is_array_like(attentions):
-        array = as_numpy(attentions)
-        if array.ndim == 5:
-            return array
-        if array.ndim == 4:
-            return array[:, None]
-        if array.ndim == 2:
-            return array[None, None, None]
-        hint = (
-            " A (heads, q, k) array is one layer: pass it in a list, [array]."
-            if array.ndim == 3
-            else ""
-        )
-        raise ValueError(
-            "attentions: expected an array of shape (layers, cases, heads, q, k), "
-            "(layers, heads, q, k) or (q, k), or a sequence of per-layer arrays; "
-            f"got an array of shape {tuple(array.shape)}.{hint}"
-        )
-    if isinstance(attentions, Sequence) and not isinstance(attentions, (str, bytes)):
-        if len(attentions) == 0:
-            raise ValueError(
-                "attentions: expected at least one layer, got an empty sequence "
-                "(transformers returns () when the sdpa attention cannot give weights: "
-                "use attn_widget.from_model, or load the model with attn_implementation='eager')"
-            )
-        layers = [as_numpy(a, f"attentions[{i}]") for i, a in enumerate(attentions)]
-        ranks = {a.ndim for a in layers}
-        shapes = {a.shape for a in layers}
-        if len(shapes) != 1:
-            raise ValueError(
-                "attentions: every layer must have the same shape; got "
-                + ", ".join(str(tuple(a.shape)) for a in layers)
-            )
-        (rank,) = ranks
-        if rank == 4:
-            return np.stack(layers)
-        if rank == 3:
-            return np.stack(layers)[:, None]
-        raise ValueError(
-            "attentions: expected per-layer arrays of shape (cases, heads, q, k) or "
-            f"(heads, q, k); got per-layer arrays of shape {tuple(layers[0].shape)}"
-        )
-    raise ValueError(
-        "attentions: expected a numpy array, a torch tensor or a sequence of them; "
-        f"got {type(attentions).__name__}"
-    )
-
-
-# Float dtype -> (unsigned integer of its size, bit pattern of +inf).
-_INF_BITS = {
-    np.dtype(np.float16): (np.uint16, 0x7C00),
-    np.dtype(np.float32): (np.uint32, 0x7F800000),
-    np.dtype(np.float64): (np.uint64, 0x7FF0000000000000),
-}
-
-
-def _finite_and_non_negative(cube: np.ndarray) -> bool:
-    """True when every value is finite and >= 0 (-0.0 answers False; the caller rechecks).
-
-    A float with its sign bit clear, read as an unsigned integer, is below the
-    bits of +inf exactly when it is finite; a set sign bit reads above. An
-    integer max is fast for every float width (numpy's float16 min/max is not).
+    Attention weights are non-negative, so padding a partial block with zeros
+    does not change its maximum: a single strong cell stays visible.
     """
-    entry = _INF_BITS.get(cube.dtype)
-    if entry is not None:
-        unsigned, inf = entry
-        return bool(cube.view(unsigned).max() < inf)
-    low, high = cube.min(), cube.max()
-    return bool(np.isfinite(low) and np.isfinite(high) and low >= 0)
+    if fq < 1 or fk < 1:
+        raise ValueError(f"pool factors: expected >= 1, got {fq} x {fk}")
+    if fq == fk == 1:
+        return np.ascontiguousarray(block, dtype=np.float32)
+    q, k = block.shape
+    padded_q, padded_k = -(-q // fq) * fq, -(-k // fk) * fk
+    if (padded_q, padded_k) != (q, k):
+        full = np.zeros((padded_q, padded_k), dtype=np.float32)
+        full[:q, :k] = block
+        block = full
+    return block.reshape(padded_q // fq, fq, padded_k // fk, fk).max(axis=(1, 3))
 
 
-def _check_values(cube: np.ndarray) -> None:
-    layers, cases, heads, q, k = cube.shape
-    if min(layers, cases, heads) == 0:
-        raise ValueError(
-            "attentions: expected at least one layer, case and head; got "
-            f"layers={layers}, cases={cases}, heads={heads}"
-        )
-    if q == 0 or k == 0:
-        raise ValueError(f"attentions: expected a non-empty sequence; got q={q}, k={k}")
-    # Fast path: one reduction, no temporary array, so valid gigabyte cubes are
-    # checked in one pass; only a bad cube goes on to locate its first bad value.
-    if _finite_and_non_negative(cube):
-        return
-    finite = np.isfinite(cube)
-    if not finite.all():
-        bad = np.argwhere(~finite)
-        first = tuple(int(i) for i in bad[0])
-        raise ValueError(
-            f"attentions: expected finite values; got {len(bad)} NaN or infinite "
-            f"value(s), the first at (layer, case, head, q, k) = {first}"
-        )
-    negative = cube < 0
-    if negative.any():
-        bad = np.argwhere(negative)
-        first = tuple(int(i) for i in bad[0])
-        raise ValueError(
-            f"attentions: expected non-negative weights; got {len(bad)} negative "
-            f"value(s), the first {float(cube[first]):.3g} at (layer, case, head, q, k) = {first}"
-        )
+@runtime_checkable
+class AttentionSource(Protocol):
+    """Attention weights of one component, however they are held.
 
+    ``tokens[c]`` label the key axis of case ``c``, ``query_tokens[c]`` its
+    query axis (the same lists for self-attention). ``head=None`` is the mean
+    over heads everywhere. ``holds_weights`` says whether every weight is in
+    memory already (then the whole cube can be packed for the browser at no
+    computing cost).
+    """
 
-def _token_lists(tokens: Any, cases: int, side: int, what: str) -> list[list[str]]:
-    """Per-case token lists; a flat list is shared by all cases."""
-    if tokens is None:
-        return [[str(i) for i in range(side)] for _ in range(cases)]
-    if isinstance(tokens, str) or not isinstance(tokens, Sequence):
-        raise ValueError(
-            f"{what}: expected a list of strings or a list of lists (one per case); "
-            f"got {type(tokens).__name__}"
-        )
-    if len(tokens) > 0 and all(isinstance(t, Sequence) and not isinstance(t, str) for t in tokens):
-        if len(tokens) != cases:
-            raise ValueError(
-                f"{what}: got {len(tokens)} token lists but the attention has {cases} case(s)"
-            )
-        return [[str(t) for t in case] for case in tokens]
-    if not all(isinstance(t, str) for t in tokens):
-        raise ValueError(f"{what}: expected strings; got {[type(t).__name__ for t in tokens][:5]}")
-    shared = list(tokens)
-    if len(shared) != side:
-        raise ValueError(
-            f"{what}: got {len(shared)} tokens but the attention matrices have {side} "
-            "positions on that axis"
-        )
-    return [list(shared) for _ in range(cases)]
+    n_layers: int
+    n_heads: int
+    tokens: list[list[str]]
+    query_tokens: list[list[str]]
+    is_cross: bool
+    raw_tokens: Any
+    meta: dict[str, Any]
+    holds_weights: bool
+
+    @property
+    def n_cases(self) -> int: ...
+
+    def shape(self, case: int = 0) -> tuple[int, int]: ...
+
+    def check_index(
+        self, layer: int | None = None, head: int | None = None, case: int | None = None
+    ) -> None: ...
+
+    def rows(
+        self, layer: int, head: int | None, case: int, start: int, stop: int
+    ) -> np.ndarray: ...
+
+    def pooled_rows(
+        self,
+        layer: int,
+        head: int | None,
+        case: int,
+        start: int,
+        stop: int,
+        window: tuple[int, int],
+        factors: tuple[int, int],
+    ) -> np.ndarray: ...
+
+    def matrix(self, layer: int, head: int | None, case: int = 0) -> np.ndarray: ...
+
+    def case_values(self, case: int) -> np.ndarray: ...
+
+    def is_causal(self, case: int = 0) -> bool: ...
 
 
 class AttentionData:
@@ -236,8 +161,8 @@ class AttentionData:
         dtype = np.dtype(dtype)
         if dtype.type not in _FLOAT_DTYPES:
             raise ValueError(f"dtype: expected float32 or float16; got {dtype}")
-        cube = _to_cube(attentions)
-        _check_values(cube)
+        cube = to_cube(attentions)
+        check_values(cube)
         layers, cases, heads, q, k = cube.shape
         cross = target_tokens is not None or q != k
         if q != k and target_tokens is None and tokens is not None:
@@ -245,8 +170,8 @@ class AttentionData:
                 f"target_tokens: the matrices are {q} x {k} (cross-attention) so the "
                 f"{q} query-side tokens must be given as target_tokens="
             )
-        keys = _token_lists(tokens, cases, k, "tokens")
-        queries = _token_lists(target_tokens, cases, q, "target_tokens") if cross else keys
+        keys = token_lists(tokens, cases, k, "tokens")
+        queries = token_lists(target_tokens, cases, q, "target_tokens") if cross else keys
         per_case: list[np.ndarray] = []
         for c in range(cases):
             nq, nk = len(queries[c]), len(keys[c])
@@ -267,6 +192,8 @@ class AttentionData:
         self.raw_tokens = raw_tokens
         self.meta: dict[str, Any] = dict(meta or {})
         self.n_layers, self.n_heads = layers, heads
+
+    holds_weights = True
 
     @classmethod
     def from_cases(
@@ -355,6 +282,25 @@ class AttentionData:
             return block[:, start:stop].mean(axis=0, dtype=np.float32)
         self.check_index(head=head)
         return block[head, start:stop].astype(np.float32, copy=False)
+
+    def pooled_rows(
+        self,
+        layer: int,
+        head: int | None,
+        case: int,
+        start: int,
+        stop: int,
+        window: tuple[int, int],
+        factors: tuple[int, int],
+    ) -> np.ndarray:
+        """Rows ``start:stop``, columns ``window``, max-pooled by ``factors`` (fq, fk)."""
+        k0, k1 = window
+        return max_pool(self.rows(layer, head, case, start, stop)[:, k0:k1], *factors)
+
+    def case_values(self, case: int) -> np.ndarray:
+        """Every weight of one case: ``(layers, heads, q, k)`` in the storage dtype."""
+        self.check_index(case=case)
+        return self.values[case]
 
     def is_causal(self, case: int = 0) -> bool:
         """True when every layer and head of the case has nothing above the diagonal."""

@@ -17,14 +17,13 @@ import base64
 import html
 import json
 import pathlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
-from . import wire
 from ._files import write_atomic
-from .data import AttentionData
-
-if TYPE_CHECKING:
-    from .widget import AttentionWidget
+from .data import AttentionSource
+from .payload import cube_size, view_payload
+from .state import ViewState
 
 __all__ = ["DEFAULT_MAX_BYTES", "save_html"]
 
@@ -32,7 +31,6 @@ __all__ = ["DEFAULT_MAX_BYTES", "save_html"]
 # open pages of tens of MB comfortably, hundreds poorly.
 DEFAULT_MAX_BYTES = 40_000_000
 _STATIC = pathlib.Path(__file__).parent / "static"
-_SYNCED = ("layer", "head", "head_mean", "case", "gamma", "component", "selection", "large")
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -48,7 +46,7 @@ _PAGE = """<!DOCTYPE html>
 <div id="attn-widget"></div>
 <script type="application/octet-stream" id="aw-bundle">{bundle}</script>
 <script type="application/octet-stream" id="aw-state">{state}</script>
-<script type="application/octet-stream" id="aw-cube">{cube}</script>
+<script type="application/octet-stream" id="aw-payload">{payload}</script>
 <script type="module">
 const text = (id) => document.getElementById(id).textContent;
 // A plain loop: Uint8Array.from(string, fn) calls back per byte and is 20x slower.
@@ -59,8 +57,8 @@ const bytes = (b64) => {{
   return out;
 }};
 const state = JSON.parse(new TextDecoder().decode(bytes(text("aw-state"))));
-const cube = bytes(text("aw-cube"));
-state._cube = new DataView(cube.buffer);
+const payload = bytes(text("aw-payload"));
+state._payload = new DataView(payload.buffer);
 const listeners = new Map();
 // A model with no kernel behind it: the view's own changes are its state.
 const model = {{
@@ -90,22 +88,27 @@ def _b64(data: bytes) -> str:
 
 
 def save_html(
-    widget: AttentionWidget,
+    components: Mapping[str, AttentionSource],
+    component: str,
+    state: ViewState,
     path: str | pathlib.Path,
     *,
+    large: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
     title: str | None = None,
 ) -> pathlib.Path:
-    """Write the widget's current component as one HTML file that needs no kernel.
+    """Write ``component`` of ``components`` as one HTML file that needs no kernel.
 
-    The whole cube goes in (exact float32 when it fits in ``max_bytes``, else
-    half floats). Above ``max_bytes`` even as half floats this raises a
-    ``ValueError`` that says how large the data is: select fewer layers or
-    cases first (e.g. ``AttentionWidget(attentions[:4], tokens)``).
+    The page opens showing ``state`` (layer, head or mean, case, gamma,
+    selection). The whole cube goes in (exact float32 when it fits in
+    ``max_bytes``, else half floats). Above ``max_bytes`` even as half floats
+    this raises a ``ValueError`` that says how large the data is: select fewer
+    layers or cases first (e.g. ``AttentionWidget(attentions[:4], tokens)``).
     Returns the written path; the write is atomic.
     """
-    data = widget.data
-    if not isinstance(data, AttentionData):
+    source = components[component]
+    state = state.check(source)
+    if not source.holds_weights:
         raise ValueError(
             "save_html: attention computed on demand (lazy=True) cannot be saved whole; "
             "extract it without lazy=True for a shorter text, or export PDFs instead"
@@ -115,25 +118,29 @@ def save_html(
         raise FileNotFoundError(
             f"save_html: the JavaScript bundle {bundle_path} is missing; run `npm run build`"
         )
-    meta = dict(widget._meta)
-    values = sum(v.size + v[:, :1].size for v in data.values)  # heads + the head mean
+    values = cube_size(source)  # heads + the head mean
     if values * 2 > max_bytes:
         raise ValueError(
             f"save_html: the attention holds {values:,} values ({values * 2 / 1e6:.0f} MB as half "
             f"floats), over max_bytes={max_bytes:,}. Pass fewer layers or cases to "
             "AttentionWidget for the page, or raise max_bytes."
         )
-    from .widget import _cube_with_means
-
-    encoded = wire.encode(_cube_with_means(data), allow_half=values * 4 > max_bytes)
-    meta.update(tier="cube", encoding=encoded.header, kernel=False)
-    state: dict[str, Any] = {name: getattr(widget, name) for name in _SYNCED}
-    state["_meta"] = meta
+    payload = view_payload(components, component, max_bytes, kernel=False)
+    synced: dict[str, Any] = {
+        "layer": state.layer,
+        "head": state.head if state.head is not None else 0,
+        "head_mean": state.head is None,
+        "case": state.case,
+        "gamma": state.gamma,
+        "component": component,
+        "selection": state.selection,
+        "large": bool(large),
+    }
     page = _PAGE.format(
         title=html.escape(title or "attention"),
         css=(_STATIC / "widget.css").read_text(encoding="utf-8").replace("</", "<\\/"),
         bundle=_b64(bundle_path.read_bytes()),
-        state=_b64(json.dumps(state).encode("utf-8")),
-        cube=_b64(encoded.data),
+        state=_b64(json.dumps(synced).encode("utf-8")),
+        payload=_b64(payload),
     )
     return write_atomic(path, page.encode("utf-8"))

@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_file, write_atomic
-from .data import AttentionData
+from .data import AttentionData, AttentionSource
 
-__all__ = ["load", "read", "save", "to_json"]
+__all__ = ["components_of", "read", "save", "to_json"]
 
 FORMAT = "attn_widget/1"
 _MANIFEST = "manifest"
@@ -37,40 +37,21 @@ _FORMATS = (
     "(or 'layers', as written by to_json), or a torch .pt zip file with 'attention_scores' "
     "and 'tokens_list'"
 )
-Source = Any  # AttentionData or LazyAttention
+Components = Mapping[str, AttentionSource]
 
 
 # ------------------------------------------------------------------- helpers
-def _components_of(obj: Any) -> dict[str, Source]:
-    """Name -> data for a widget, a dict of components, or one AttentionData/LazyAttention."""
-    from .lazy import LazyAttention
-
-    if isinstance(obj, (AttentionData, LazyAttention)):
+def components_of(obj: Any) -> dict[str, AttentionSource]:
+    """Name -> source for one source or a mapping of them (a widget's are ``w.components``)."""
+    if isinstance(obj, AttentionSource):
         return {str(obj.meta.get("component", "attention")): obj}
-    components = getattr(obj, "components", None)
-    if isinstance(components, Mapping):
-        return dict(components)
-    if isinstance(obj, Mapping) and all(
-        isinstance(v, (AttentionData, LazyAttention)) for v in obj.values()
-    ):
+    if isinstance(obj, Mapping) and all(isinstance(v, AttentionSource) for v in obj.values()):
         if not obj:
             raise ValueError("obj: expected at least one component, got an empty mapping")
-        return dict(obj)
+        return {str(name): source for name, source in obj.items()}
     raise TypeError(
         "obj: expected an AttentionWidget, an AttentionData, a LazyAttention or a dict of them; "
         f"got {type(obj).__name__}"
-    )
-
-
-def _values(data: Source, case: int) -> np.ndarray:
-    """``(layers, heads, q, k)`` of one case; computed in full for a LazyAttention."""
-    if isinstance(data, AttentionData):
-        return data.values[case]
-    return np.stack(
-        [
-            np.stack([data.matrix(layer, head, case) for head in range(data.n_heads)])
-            for layer in range(data.n_layers)
-        ]
     )
 
 
@@ -97,19 +78,19 @@ def _path(path: str | os.PathLike[str]) -> pathlib.Path:
 
 # ---------------------------------------------------------------------- save
 def save(
-    obj: Any,
+    obj: AttentionSource | Components,
     path: str | os.PathLike[str],
     *,
     meta: Mapping[str, Any] | None = None,
     compressed: bool = False,
 ) -> pathlib.Path:
-    """Write ``obj`` (widget, AttentionData, LazyAttention or dict of them) to an ``.npz``.
+    """Write ``obj`` (an attention source or a dict of them) to an ``.npz``.
 
     ``meta`` is added to the saved metadata. The file is written atomically
     and only holds numeric arrays and one JSON text: reading it never unpickles.
     Returns the written path.
     """
-    components = _components_of(obj)
+    components = components_of(obj)
     arrays: dict[str, np.ndarray] = {}
     manifest: dict[str, Any] = {
         "format": FORMAT,
@@ -118,7 +99,7 @@ def save(
     }
     for i, (name, data) in enumerate(components.items()):
         for case in range(data.n_cases):
-            arrays[f"c{i}_case{case}"] = _values(data, case)
+            arrays[f"c{i}_case{case}"] = data.case_values(case)
         manifest["components"].append(
             {
                 "name": name,
@@ -362,20 +343,13 @@ def read(path: str | os.PathLike[str]) -> dict[str, AttentionData]:
     raise ValueError(f"{source}: an unknown file; expected {_FORMATS}")
 
 
-def load(path: str | os.PathLike[str], **widget_options: Any) -> Any:
-    """An :class:`~attn_widget.widget.AttentionWidget` over the attention saved in ``path``."""
-    from .widget import AttentionWidget
-
-    return AttentionWidget.from_components(read(path), **widget_options)
-
-
 # ------------------------------------------------------------------- to_json
 def to_json(
-    obj: Any,
+    obj: AttentionSource | Components,
     path: str | os.PathLike[str],
     *,
     component: str | None = None,
-    case: int | None = None,
+    case: int = 0,
 ) -> pathlib.Path:
     """Write one component and case as JSON for web front ends.
 
@@ -385,14 +359,13 @@ def to_json(
     ``"query_tokens"``. A widget gives its current component and case unless
     told otherwise; other inputs the first of each.
     """
-    components = _components_of(obj)
+    components = components_of(obj)
     name = component or getattr(obj, "component", None) or next(iter(components))
     if name not in components:
         raise ValueError(f"component: expected one of {list(components)}, got {name!r}")
     data = components[name]
-    case = getattr(obj, "case", 0) if case is None else case
     data.check_index(case=case)
-    values = _values(data, case)
+    values = data.case_values(case)
     text = data.meta.get("text")
     if isinstance(text, list):
         text = text[case] if case < len(text) else None

@@ -7,9 +7,9 @@ the model used them (after rotary embeddings) and computes any block of rows
 exactly: ``softmax(Q Kᵀ · scaling + mask)``, on the device the tensors live on
 (the GPU when the model is on one). Memory grows as N·d, not N².
 
-It reads like :class:`~attn_widget.data.AttentionData` (``rows``, ``matrix``,
-``shape``, ``check_index``, tokens), so the widget, tiles and exports take
-either.
+It implements :class:`~attn_widget.data.AttentionSource`, so the widget,
+the kernel's replies, the exports and the files take it as they take
+:class:`~attn_widget.data.AttentionData`.
 """
 
 from __future__ import annotations
@@ -110,6 +110,9 @@ class LazyAttention:
         self.causal = bool(causal)
         self.meta: dict[str, Any] = dict(meta or {})
         self.raw_tokens = raw_tokens
+
+    # The weights are computed when asked: never packed whole for the browser.
+    holds_weights = False
 
     @property
     def n_cases(self) -> int:
@@ -274,6 +277,15 @@ class LazyAttention:
     def matrix(self, layer: int, head: int | None, case: int = 0) -> np.ndarray:
         q, _ = self.shape(case)
         return self.rows(layer, head, case, 0, q)
+
+    def case_values(self, case: int) -> np.ndarray:
+        """Every weight of one case, computed: ``(layers, heads, q, k)`` float32."""
+        return np.stack(
+            [
+                np.stack([self.matrix(layer, head, case) for head in range(self.n_heads)])
+                for layer in range(self.n_layers)
+            ]
+        )
 
     def is_causal(self, case: int = 0) -> bool:
         return self.causal and not self.is_cross

@@ -1,161 +1,44 @@
-"""Analysis widgets: compare two attentions, stability across runs, evolution over training.
+"""The analysis widgets: an AttentionWidget whose cells carry an overlay.
 
-Each is an :class:`~attn_widget.widget.AttentionWidget` (same sliders,
-selection and export) whose heatmap background is one matrix (A, the mean
-over runs, the mean over checkpoints) and whose cells carry an overlay drawn
-by the view: circles for compare and stability, sparklines for evolution.
-The numbers come from :mod:`attn_widget.analysis`; the view only draws them,
-one slice at a time (``{"type": "overlay"}`` requests), so the widgets work at
-any size.
+The view asks for each slice's overlay channels (``{"type": "overlay"}``
+requests, answered through :mod:`attn_widget.serve` and laid out by
+:func:`attn_widget.wire.overlay_reply`) and draws them; the PDF button of the
+view's own figure renders :func:`attn_widget.export.render_analysis_pdf`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from . import analysis
-from .data import AttentionData
+from . import wire
+from .data import AttentionData, AttentionSource
+from .export import render_analysis_pdf
+from .overlays import Overlay
+from .serve import Handler
+from .state import ViewState
 from .widget import AttentionWidget
 
-__all__ = ["compare", "evolution", "stability"]
-
-
-def _same_shape(first: AttentionData, other: AttentionData, what: str, index: int) -> None:
-    expected = (
-        first.n_layers,
-        first.n_heads,
-        first.n_cases,
-        [first.shape(c) for c in range(first.n_cases)],
-    )
-    got = (
-        other.n_layers,
-        other.n_heads,
-        other.n_cases,
-        [other.shape(c) for c in range(other.n_cases)],
-    )
-    if expected != got:
-        raise ValueError(
-            f"{what}[{index}]: expected the shape of {what}[0] "
-            f"(layers, heads, cases, q x k per case) = {expected}; got {got}"
-        )
-
-
-def _as_data(values: Any, tokens: Any, target_tokens: Any, what: str) -> AttentionData:
-    if isinstance(values, AttentionData):
-        return values
-    try:
-        return AttentionData(values, tokens, target_tokens=target_tokens)
-    except ValueError as error:
-        raise ValueError(f"{what}: {error}") from error
-
-
-def _series(
-    values: Sequence[Any] | np.ndarray, tokens: Any, target_tokens: Any, what: str, minimum: int
-) -> list[AttentionData]:
-    array_like = isinstance(values, np.ndarray) or hasattr(values, "detach")
-    if array_like or (isinstance(values, Sequence) and not isinstance(values, str)):
-        items = list(values)
-    else:
-        raise ValueError(
-            f"{what}: expected a sequence or array of attentions, got {type(values).__name__}"
-        )
-    if len(items) < minimum:
-        raise ValueError(f"{what}: expected at least {minimum}, got {len(items)}")
-    data = [_as_data(v, tokens, target_tokens, f"{what}[{i}]") for i, v in enumerate(items)]
-    for i, d in enumerate(data[1:], start=1):
-        _same_shape(data[0], d, what, i)
-    return data
-
-
-def _mean_data(items: list[AttentionData]) -> AttentionData:
-    first = items[0]
-    cases = [np.mean([d.values[c] for d in items], axis=0) for c in range(first.n_cases)]
-    mean = AttentionData.from_cases(
-        cases, first.tokens, target_tokens=first.query_tokens if first.is_cross else None
-    )
-    return mean
-
-
-@dataclass
-class _Overlay:
-    """Per-slice overlay channels for the view, computed on request."""
-
-    kind: str
-    tooltip: list[list[Any]]
-    sources: list[AttentionData]
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        return {"kind": self.kind, "tooltip": self.tooltip, "n": len(self.sources)}
-
-    def channels(
-        self, layer: int, head: int | None, case: int
-    ) -> tuple[dict[str, np.ndarray], float, int]:
-        """``(channels, colour-scale maximum, series length)`` of one slice."""
-        stack = np.stack([d.matrix(layer, head, case) for d in self.sources])
-        if self.kind == "compare":
-            a, b = stack
-            cmp = analysis.compare_cells(a, b)
-            channels = {"base": a, "b": b, "radius": cmp.radius, "delta": cmp.diff}
-            return channels, float(max(a.max(), b.max())), 0
-        if self.kind == "stability":
-            st = analysis.stability_stats(stack, spread=self.options["spread"], k=self.options["k"])
-            n = np.full(st.mean.shape, len(self.sources), dtype=np.float32)
-            channels = {
-                "base": st.mean,
-                "spread": st.spread,
-                "radius": st.radius,
-                "low": st.low,
-                "high": st.high,
-                "n": n,
-            }
-            return channels, float(max(st.mean.max(), 1e-30)), 0
-        ev = analysis.evolution_series(stack, normalize=self.options["normalize"])
-        steps = stack.shape[0]
-        channels = {"base": ev.mean, "series": ev.series, "values": ev.values}  # (q, k, steps)
-        return channels, float(max(ev.mean.max(), 1e-30)), steps
+__all__ = ["AnalysisWidget"]
 
 
 class AnalysisWidget(AttentionWidget):
-    """An AttentionWidget whose cells carry an analysis overlay."""
+    """An AttentionWidget whose cells carry an analysis overlay (made by attn_widget.api)."""
 
-    def __init__(self, data: AttentionData, overlay: _Overlay, **kwargs: Any) -> None:
+    def __init__(self, data: AttentionData, overlay: Overlay, **kwargs: Any) -> None:
         self._overlay = overlay
         super().__init__(data, **kwargs)
 
-    def _publish(self) -> None:
-        super()._publish()
-        self._meta = {**self._meta, "analysis": self._overlay.meta}
+    def _payload_extra(self) -> dict[str, Any]:
+        return {"analysis": self._overlay.meta}
 
-    def _on_message(self, widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
-        if isinstance(content, dict) and content.get("type") == "overlay":
-            self._answer_overlay(content)
-        else:
-            super()._on_message(widget, content, buffers)
+    def _extra_handlers(self) -> dict[str, Handler]:
+        return {"overlay": self._overlay_reply}
 
-    def _answer_overlay(self, request: dict[str, Any]) -> None:
-        head = request.get("head")
-        echo = {key: request.get(key) for key in ("id", "layer", "head", "case")}
-        reply = {"type": "overlay", **echo, "component": self.component, "kind": self._overlay.kind}
-        try:
-            channels, scale_max, steps = self._overlay.channels(
-                request["layer"], None if head == -1 else head, request["case"]
-            )
-        except (ValueError, TypeError, KeyError) as error:
-            self.send({**reply, "error": str(error)})
-            return
-        q, k = channels["base"].shape
-        names = list(channels)
-        buffers = [np.ascontiguousarray(channels[n], dtype="<f4").tobytes() for n in names]
-        self.send(
-            {**reply, "channels": names, "q": q, "k": k, "steps": steps, "scale_max": scale_max},
-            buffers,
+    def _overlay_reply(self, _source: AttentionSource, request: dict[str, Any]) -> wire.Reply:
+        channels, scale_max, steps = self._overlay.channels(
+            request["layer"], request["head"], request["case"]
         )
+        return wire.overlay_reply(self._overlay.kind, channels, scale_max, steps)
 
     def export_pdf(self, path: Any, kind: str | None = None, **options: Any) -> Any:
         """Write the analysis figure (default) or any AttentionWidget figure to ``path``."""
@@ -164,86 +47,17 @@ class AnalysisWidget(AttentionWidget):
     def _render(self, kind: str, **options: Any) -> bytes:
         if kind != self._overlay.kind:
             return super()._render(kind, **options)
-        from .export import render_analysis_pdf
-
-        head = None if self.head_mean else self.head
-        channels, scale_max, _ = self._overlay.channels(self.layer, head, self.case)
+        state: ViewState = self.state
+        channels, scale_max, _ = self._overlay.channels(state.layer, state.head, state.case)
         return render_analysis_pdf(
             self.data,
             kind,
             channels,
-            layer=self.layer,
-            head=head,
-            case=self.case,
-            gamma=self.gamma,
+            layer=state.layer,
+            head=state.head,
+            case=state.case,
+            gamma=state.gamma,
             scale_max=scale_max,
             n=len(self._overlay.sources),
             **options,
         )
-
-
-def compare(
-    attn_a: Any, attn_b: Any, tokens: Any = None, *, target_tokens: Any = None, **kwargs: Any
-) -> AnalysisWidget:
-    """A widget comparing two attentions of the same shape.
-
-    Cells are coloured by A; a circle in each cell is filled with B's colour
-    (same scale) and sized by ``|A − B| / max |A − B|``; no circle where A = B.
-    The tooltip gives A, B and Δ = A − B.
-    """
-    a, b = _series([attn_a, attn_b], tokens, target_tokens, "attentions", 2)
-    overlay = _Overlay(
-        "compare", [["A", "base", 4], ["B", "b", 4], ["Δ = A − B", "delta", 4]], [a, b]
-    )
-    return AnalysisWidget(a, overlay, **kwargs)
-
-
-def stability(
-    runs: Any,
-    tokens: Any = None,
-    *,
-    target_tokens: Any = None,
-    spread: str = "sem",
-    k: float = 2.0,
-    **kwargs: Any,
-) -> AnalysisWidget:
-    """A widget of attention across runs (seeds, data orders): mean and spread.
-
-    ``runs`` is a sequence (or leading array axis) of attentions of one shape,
-    at least 2. Cells show the mean; circles are sized by the spread
-    (``spread="sem"`` standard error, or ``"std"``) and filled from
-    mean − k·spread at the centre to mean + k·spread at the edge.
-    """
-    if spread not in ("sem", "std"):
-        raise ValueError(f"spread: expected 'sem' or 'std', got {spread!r}")
-    items = _series(runs, tokens, target_tokens, "runs", 2)
-    overlay = _Overlay(
-        "stability",
-        [["mean", "base", 4], [spread, "spread", 3], ["n", "n", 3]],
-        items,
-        {"spread": spread, "k": float(k)},
-    )
-    return AnalysisWidget(_mean_data(items), overlay, **kwargs)
-
-
-def evolution(
-    checkpoints: Any,
-    tokens: Any = None,
-    *,
-    target_tokens: Any = None,
-    normalize: str = "global",
-    **kwargs: Any,
-) -> AnalysisWidget:
-    """A widget of attention across training checkpoints: the mean, and a sparkline in each cell.
-
-    ``checkpoints`` is a sequence (or leading array axis) of attentions of one
-    shape, at least 2, in training order. ``normalize="global"`` scales every
-    sparkline by one range; ``"cell"`` scales each cell by its own.
-    """
-    if normalize not in ("global", "cell"):
-        raise ValueError(f"normalize: expected 'global' or 'cell', got {normalize!r}")
-    items = _series(checkpoints, tokens, target_tokens, "checkpoints", 2)
-    overlay = _Overlay(
-        "evolution", [["mean", "base", 4], ["series", "values", 3]], items, {"normalize": normalize}
-    )
-    return AnalysisWidget(_mean_data(items), overlay, **kwargs)

@@ -1,48 +1,35 @@
-"""The anywidget model: synced traits, binary slices and export messages.
+"""The anywidget model: synced traits, and delegation to the modules that do the work.
 
-Data reaches the browser in one of two tiers (DESIGN.md, "Data flow"):
-
-* ``cube``: every layer, head (plus the head mean) and case, encoded once into
-  the binary ``_cube`` trait; sliders then slice it in the browser.
-* ``slices``: above ``byte_budget`` the view asks the kernel for what it
-  draws: ``tile`` (a window of one matrix, max-pooled to screen size),
-  ``links`` (each visible query's strongest keys), ``token`` (every weight of
-  one token) and ``thumbs`` (a layer's heads at thumbnail size). Replies carry
-  the request's id and binary buffers (see :mod:`attn_widget.wire`).
+The traits are the view's state (layer, head, head mean, case, gamma,
+component, selection, projector mode) and the view's data (``_payload``: a
+header and, under ``byte_budget``, the whole cube, in one binary trait; see
+:mod:`attn_widget.payload`). Every check is :mod:`attn_widget.state`'s;
+requests from the view are answered by :class:`attn_widget.serve.Server`;
+figures come from :mod:`attn_widget.export`, files from :mod:`attn_widget.io`
+and :mod:`attn_widget.html`.
 
 The gamma exponent never crosses the wire: the browser applies it.
 """
 
 from __future__ import annotations
 
-import math
 import pathlib
-import uuid
 from collections.abc import Mapping
-from contextlib import nullcontext
-from functools import partial
 from typing import Any
 
 import anywidget
-import numpy as np
 import traitlets
 
-from . import tiles, wire
-from ._files import write_atomic
-from .data import AttentionData
-from .lazy import LazyAttention
-from .replies import Reply, Warmup, reply_key, shared_cache
-
-# What a widget can show: weights held in memory, or computed on demand.
-_SOURCES = (AttentionData, LazyAttention)
+from . import export, html, io, wire
+from .data import AttentionData, AttentionSource
+from .payload import view_payload
+from .serve import Handler, Server
+from .serve.exports import answer_export
+from .state import ViewState, check_gamma, check_index, check_selection
 
 __all__ = ["DEFAULT_BYTE_BUDGET", "AttentionWidget"]
 
 DEFAULT_BYTE_BUDGET = 64_000_000
-# Slices up to this many values go as exact float32 (4 MB); larger ones as half floats.
-_EXACT_SLICE_VALUES = 1 << 20
-# Pooled tiles over this many values (256 x 256) go as half floats.
-_EXACT_POOLED_VALUES = 1 << 16
 _STATIC = pathlib.Path(__file__).parent / "static"
 _MISSING_BUNDLE = """
 export default { render({ el }) {
@@ -50,6 +37,8 @@ export default { render({ el }) {
     + "Run `npm install && npm run build` in the source tree, or install a built wheel.";
 } };
 """
+# Traits a user may set when making a widget.
+_STATE_TRAITS = ("layer", "head", "head_mean", "case", "gamma", "selection", "large")
 
 
 def _bundle(name: str, fallback: str) -> pathlib.Path | str:
@@ -57,13 +46,35 @@ def _bundle(name: str, fallback: str) -> pathlib.Path | str:
     return path if path.exists() else fallback
 
 
+def _check_budget(budget: Any) -> None:
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        raise ValueError(f"byte_budget: expected a positive number of bytes, got {budget!r}")
+
+
+def _components(attentions: Any, tokens: Any, **layout: Any) -> dict[str, AttentionSource]:
+    """Name -> source from what a user passes: weights, a source, or a mapping of sources."""
+    if attentions is None:
+        raise ValueError("attentions: expected attention weights or AttentionData; got None")
+    if isinstance(attentions, Mapping):
+        components = dict(attentions)
+        if not components or not all(isinstance(d, AttentionSource) for d in components.values()):
+            raise ValueError(
+                "components: expected a non-empty mapping of name -> AttentionData; got "
+                + repr({k: type(v).__name__ for k, v in components.items()})
+            )
+        return components
+    if isinstance(attentions, AttentionSource):
+        return {"attention": attentions}
+    return {"attention": AttentionData(attentions, tokens, **layout)}
+
+
 class AttentionWidget(anywidget.AnyWidget):
     """Linked heatmap and token-line views of attention, with sliders and PDF export.
 
     ``AttentionWidget(attentions, tokens)`` takes any layout that
-    :class:`~attn_widget.data.AttentionData` takes, or an ``AttentionData``
-    itself. Use :meth:`from_components` for several components (encoder,
-    decoder, cross-attention) in one widget.
+    :class:`~attn_widget.data.AttentionData` takes, or an attention source
+    itself, or a mapping of component names to sources (encoder, decoder,
+    cross-attention in one widget).
     """
 
     _esm = _bundle("widget.js", _MISSING_BUNDLE)
@@ -83,8 +94,8 @@ class AttentionWidget(anywidget.AnyWidget):
     byte_budget = traitlets.Int(DEFAULT_BYTE_BUDGET)
     export_dir = traitlets.Unicode(None, allow_none=True)
 
-    _meta = traitlets.Dict().tag(sync=True)
-    _cube = traitlets.Bytes(b"").tag(sync=True)
+    # The view's data: header and cube in one update (attn_widget.wire.pack_payload).
+    _payload = traitlets.Bytes(b"").tag(sync=True)
 
     def __init__(
         self,
@@ -97,31 +108,19 @@ class AttentionWidget(anywidget.AnyWidget):
         export_dir: str | None = None,
         **traits: Any,
     ) -> None:
-        if isinstance(attentions, Mapping):
-            components = dict(attentions)
-        elif isinstance(attentions, _SOURCES):
-            components = {"attention": attentions}
-        elif attentions is None:
-            raise ValueError("attentions: expected attention weights or AttentionData; got None")
-        else:
-            data = AttentionData(
-                attentions, tokens, target_tokens=target_tokens, padding_side=padding_side
-            )
-            components = {"attention": data}
-        if not components or not all(isinstance(d, _SOURCES) for d in components.values()):
-            raise ValueError(
-                "components: expected a non-empty mapping of name -> AttentionData; got "
-                + repr({k: type(v).__name__ for k, v in components.items()})
-            )
-        self._components: dict[str, AttentionData] = components
-        self._ready = False
-        self._replies = shared_cache()
-        self._owner = uuid.uuid4().hex  # this widget's share of the kernel's reply cache
-        self._warmup: Warmup | None = None
+        components = _components(
+            attentions, tokens, target_tokens=target_tokens, padding_side=padding_side
+        )
+        unknown = sorted(set(traits) - {*_STATE_TRAITS, "component"})
+        if unknown:
+            raise TypeError(f"AttentionWidget got an unexpected keyword argument {unknown[0]!r}")
         _check_budget(byte_budget)
-        first = next(iter(components))
+        self._components: dict[str, AttentionSource] = components
+        self._ready = False
+        self._tier = "slices"
+        self._server = Server(components, self._extra_handlers())
         super().__init__(
-            component=traits.pop("component", first),
+            component=traits.pop("component", next(iter(components))),
             byte_budget=byte_budget,
             export_dir=export_dir,
         )
@@ -130,38 +129,50 @@ class AttentionWidget(anywidget.AnyWidget):
         self._publish()
         with self.hold_trait_notifications():
             for name, value in traits.items():
-                if name not in (
-                    "layer",
-                    "head",
-                    "head_mean",
-                    "case",
-                    "gamma",
-                    "selection",
-                    "large",
-                ):
-                    raise TypeError(f"AttentionWidget got an unexpected keyword argument {name!r}")
                 setattr(self, name, value)
 
     @classmethod
     def from_components(
-        cls, components: Mapping[str, AttentionData], **kwargs: Any
+        cls, components: Mapping[str, AttentionSource], **kwargs: Any
     ) -> AttentionWidget:
         """One widget over several components, e.g. ``{"encoder": ..., "cross": ...}``."""
         return cls(dict(components), **kwargs)
 
     # ----------------------------------------------------------------- access
     @property
-    def components(self) -> dict[str, AttentionData]:
+    def components(self) -> dict[str, AttentionSource]:
         return dict(self._components)
 
     @property
-    def data(self) -> AttentionData:
-        """The AttentionData of the current component."""
+    def data(self) -> AttentionSource:
+        """The attention source of the current component."""
         return self._components[self.component]
 
-    def current_matrix(self) -> np.ndarray:
+    @property
+    def state(self) -> ViewState:
+        """What the view shows now (``head=None``: the mean of heads)."""
+        return ViewState(
+            layer=self.layer,
+            head=None if self.head_mean else self.head,
+            case=self.case,
+            gamma=self.gamma,
+            selection=self.selection,
+        )
+
+    def current_matrix(self) -> Any:
         """The ``(q, k)`` matrix the view shows now."""
-        return self.data.matrix(self.layer, None if self.head_mean else self.head, self.case)
+        state = self.state
+        return self.data.matrix(state.layer, state.head, state.case)
+
+    @property
+    def _meta(self) -> dict[str, Any]:
+        """The header of the view's data, as the view reads it."""
+        return wire.payload_header(self._payload)
+
+    @property
+    def _cube(self) -> bytes:
+        """The cube bytes the view slices (empty in the slices tier)."""
+        return wire.unpack_payload(self._payload)[1]
 
     # ------------------------------------------------------------- validation
     @traitlets.validate("component")
@@ -169,48 +180,27 @@ class AttentionWidget(anywidget.AnyWidget):
         name = proposal["value"]
         if name not in self._components:
             raise ValueError(f"component: expected one of {list(self._components)}, got {name!r}")
-        return name
+        return str(name)
 
     @traitlets.validate("layer", "head", "case")
     def _valid_index(self, proposal: dict[str, Any]) -> int:
         name = proposal["trait"].name
-        self.data.check_index(**{name: proposal["value"]})
-        return proposal["value"]
+        counts = {"layer": self.data.n_layers, "head": self.data.n_heads, "case": self.data.n_cases}
+        return check_index(name, proposal["value"], counts[name])
 
     @traitlets.validate("gamma")
     def _valid_gamma(self, proposal: dict[str, Any]) -> float:
-        value = proposal["value"]
-        if not math.isfinite(value) or value <= 0:
-            raise ValueError(f"gamma: expected a finite number > 0, got {value}")
-        return value
+        return check_gamma(proposal["value"])
 
     @traitlets.validate("byte_budget")
     def _valid_budget(self, proposal: dict[str, Any]) -> int:
         _check_budget(proposal["value"])
-        return proposal["value"]
+        return int(proposal["value"])
 
     @traitlets.validate("selection")
     def _valid_selection(self, proposal: dict[str, Any]) -> dict[str, Any] | None:
-        selection = proposal["value"]
-        if not selection:
-            return None
         q, k = self.data.shape(self.case)
-        kind = selection.get("kind")
-        ok = (
-            (kind == "query" and 0 <= selection.get("index", -1) < q)
-            or (kind == "key" and 0 <= selection.get("index", -1) < k)
-            or (
-                kind == "cell"
-                and 0 <= selection.get("q", -1) < q
-                and 0 <= selection.get("k", -1) < k
-            )
-        )
-        if not ok:
-            raise ValueError(
-                "selection: expected None, {'kind': 'query'|'key', 'index': i} or "
-                f"{{'kind': 'cell', 'q': i, 'k': j}} inside the {q} x {k} matrix; got {selection!r}"
-            )
-        return dict(selection)
+        return check_selection(proposal["value"], q, k)
 
     @traitlets.observe("component", "byte_budget")
     def _republish(self, change: dict[str, Any]) -> None:
@@ -235,288 +225,66 @@ class AttentionWidget(anywidget.AnyWidget):
     def _drop_selection(self, change: dict[str, Any]) -> None:
         self.selection = None
 
-    # ------------------------------------------------------------- publishing
+    # ------------------------------------------------------- data and requests
     def _publish(self) -> None:
-        """Send the metadata and, under the byte budget, the whole cube."""
-        data = self.data
-        cases = []
-        offset = 0
-        for c in range(data.n_cases):
-            q, k = data.shape(c)
-            cases.append({"q": q, "k": k, "offset": offset})
-            offset += data.n_layers * (data.n_heads + 1) * q * k
-        cube = b""
-        encoding: dict[str, Any] = {}
-        # Exact float32 when it fits; half floats (2 bytes a value) when only
-        # they fit; otherwise the view asks for slices.
-        if isinstance(data, AttentionData) and offset * 2 <= self.byte_budget:
-            values = _cube_with_means(data)
-            encoded = wire.encode(values, allow_half=offset * 4 > self.byte_budget)
-            if len(encoded.data) <= self.byte_budget:
-                cube, encoding = encoded.data, encoded.header
-        self._meta = {
-            "components": list(self._components),
-            "component": self.component,
-            "n_layers": data.n_layers,
-            "n_heads": data.n_heads,
-            "n_cases": data.n_cases,
-            "cases": cases,
-            "tokens": data.tokens,
-            "query_tokens": data.query_tokens,
-            "is_cross": data.is_cross,
-            "tier": "cube" if cube else "slices",
-            "encoding": encoding,
-            "kernel": True,
-        }
-        self._cube = cube
+        """Send the view its data: the header and, under the byte budget, the whole cube."""
+        payload = view_payload(
+            self._components, self.component, self.byte_budget, extra=self._payload_extra()
+        )
+        self._tier = wire.payload_header(payload)["tier"]
+        self._payload = payload
 
-    # --------------------------------------------------------------- messages
-    def _on_message(self, _widget: Any, content: dict[str, Any], buffers: list[Any]) -> None:
-        kind = content.get("type") if isinstance(content, dict) else None
-        if kind == "export":
-            self._answer_export(content)
-        elif kind in _DATA_REQUESTS:
-            self._answer_data(kind, content)
+    def _payload_extra(self) -> dict[str, Any]:
+        """More header fields for the view (a subclass's overlay description)."""
+        return {}
 
-    def _answer_data(self, kind: str, request: dict[str, Any]) -> None:
-        """Answer a tile, links, token or thumbs request with binary buffers.
+    def _extra_handlers(self) -> dict[str, Handler]:
+        """More request kinds a subclass answers (the analysis views' overlays)."""
+        return {}
 
-        Replies are kept (see :mod:`attn_widget.replies`); an overview tile in
-        the slices tier also starts the warm-up of every other head's overview.
-        """
-        head = request.get("head")
-        component = self.component
-        echo = {
-            "type": kind,
-            "id": request.get("id"),
-            "component": component,
-            "layer": request.get("layer"),
-            "head": head,
-            "case": request.get("case"),
-        }
-        asked = {name: value for name, value in request.items() if name != "prefetch"}
-        warmup = self._warmup_for(kind, asked)
-        compute = partial(self._reply, component, asked)
-        overview = warmup.overview if warmup else None
-        if kind == "thumbs" and overview and overview[0] == component:
-            compute = partial(self._thumbs_from_overviews, component, asked, overview[1])
-        try:
-            with warmup.demand() if warmup and not request.get("prefetch") else nullcontext():
-                content, buffers = self._replies.get_or_compute(
-                    reply_key(component, asked), compute, self._owner
-                )
-        except (ValueError, TypeError, KeyError) as error:
-            self.send({**echo, "error": str(error)})
+    def _on_message(self, _widget: Any, content: Any, buffers: list[Any]) -> None:
+        if isinstance(content, Mapping) and content.get("type") == "export":
+            self.send(*answer_export(content, self._render, self.state, self.export_dir))
             return
-        self.send({**echo, **content}, buffers)
-
-    def _reply(self, component: str, request: dict[str, Any]) -> Reply:
-        kind, head = request["type"], request.get("head")
-        return _DATA_REQUESTS[kind](
-            self._components[component], request, None if head == -1 else head
-        )
-
-    def _thumbs_from_overviews(
-        self, component: str, request: dict[str, Any], overview: dict[str, Any]
-    ) -> Reply:
-        """A layer's thumbnails pooled from its heads' overview tiles, kept or computed.
-
-        Once the warm-up has the overviews, the grid costs no attention
-        computation; before, computing a head's overview costs what its
-        thumbnail would (the scores dominate) and is kept for the sliders.
-        """
-        size = request.get("size")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size: expected at least 1 pixel, got {size!r}")
-        data = self._components[component]
-        data.check_index(layer=request.get("layer"), case=request.get("case"))
-        pooled = []
-        for head in range(data.n_heads):
-            want = {**overview, "layer": request["layer"], "head": head, "case": request["case"]}
-            content, buffers = self._replies.get_or_compute(
-                reply_key(component, want), partial(self._reply, component, want), self._owner
-            )
-            values = wire.decode(buffers[0], content["dtype"], content["scale"])
-            values = values.reshape(content["rows"], content["cols"])
-            fq, fk = -(-values.shape[0] // size), -(-values.shape[1] // size)
-            pooled.append(tiles.max_pool(values, fq, fk))
-        return _thumbs_content(np.stack(pooled), size)
-
-    def _warmup_for(self, kind: str, request: dict[str, Any]) -> Warmup | None:
-        """The warm-up thread, told about this request when it is an overview."""
-        if self._meta.get("tier") != "slices" or kind != "tile":
-            return self._warmup
-        data = self.data
-        try:
-            q, k = data.shape(request["case"])
-        except (KeyError, TypeError, ValueError):
-            return self._warmup
-        whole = (
-            request.get("q0", 0),
-            request.get("q1", q),
-            request.get("k0", 0),
-            request.get("k1", k),
-        )
-        if whole != (0, q, 0, k):
-            return self._warmup
-        if self._warmup is None:
-            self._warmup = Warmup(self._replies, self._reply, self._owner)
-        self._warmup.follow(self.component, request, data.n_layers, data.n_heads)
-        return self._warmup
+        self.send(*self._server.answer(self.component, self._tier, content))
 
     def close(self) -> None:
-        warmup = getattr(self, "_warmup", None)  # None when __init__ failed early
-        if warmup is not None:
-            warmup.stop(timeout=5)
-        if hasattr(self, "_owner"):
-            self._replies.drop(self._owner)
+        server = getattr(self, "_server", None)  # None when __init__ failed early
+        if server is not None:
+            server.close()
         super().close()
 
-    def _answer_export(self, request: dict[str, Any]) -> None:
-        from .export import default_filename
-
-        kind = request.get("kind", "heatmap")
-        reply: dict[str, Any] = {"type": "export", "id": request.get("id"), "kind": kind}
-        # A zoomed view sends its window: the heatmap PDF shows what it shows.
-        window = request.get("window") if kind == "heatmap" else None
-        try:
-            pdf = self._render(kind, **({"window": tuple(window)} if window else {}))
-            head = None if self.head_mean else self.head
-            filename = default_filename(kind, self.layer, head, self.case, window=window)
-            saved = self._save_copy(filename, pdf) if self.export_dir else None
-        except Exception as error:
-            self.send({**reply, "ok": False, "error": f"{type(error).__name__}: {error}"})
-            return
-        self.send({**reply, "ok": True, "filename": filename, "saved": saved}, [pdf])
-
-    # ----------------------------------------------------------------- export
+    # ----------------------------------------------------------- export, files
     def _render(self, kind: str, **options: Any) -> bytes:
-        from .export import render_pdf
-
-        return render_pdf(
+        state = self.state
+        return export.render_pdf(
             self.data,
             kind,
-            layer=self.layer,
-            head=None if self.head_mean else self.head,
-            case=self.case,
-            gamma=self.gamma,
-            selection=self.selection,
+            layer=state.layer,
+            head=state.head,
+            case=state.case,
+            gamma=state.gamma,
+            selection=state.selection,
             **options,
         )
 
-    def export_pdf(self, path: str | pathlib.Path, kind: str = "heatmap", **options: Any):
+    def export_pdf(self, path: str | pathlib.Path, kind: str = "heatmap", **options: Any) -> Any:
         """Write the figure the view shows now (``kind``: heatmap, lines, grid) to ``path``.
 
         The write is atomic and replaces an existing file at ``path``, since
         the caller named it. Returns the written path.
         """
-        return write_atomic(path, self._render(kind, **options))
+        return export.write_atomic(path, self._render(kind, **options))
 
     def to_json(self, path: str | pathlib.Path) -> pathlib.Path:
         """Write the current component and case as JSON (see :func:`attn_widget.io.to_json`)."""
-        from .io import to_json
-
-        return to_json(self, path)
+        return io.to_json(self._components, path, component=self.component, case=self.case)
 
     def save_html(self, path: str | pathlib.Path, **options: Any) -> pathlib.Path:
         """Write one self-contained HTML page of this view that works without a kernel.
 
         See :func:`attn_widget.html.save_html` for the options and the size limit.
         """
-        from .html import save_html
-
-        return save_html(self, path, **options)
-
-    def _save_copy(self, filename: str, pdf: bytes) -> str:
-        """Save a button export into ``export_dir`` without replacing an earlier file."""
-        folder = pathlib.Path(self.export_dir).expanduser()
-        target = folder / filename
-        stem, suffix = target.stem, target.suffix
-        n = 1
-        while target.exists():
-            target = folder / f"{stem}-{n}{suffix}"
-            n += 1
-        return str(write_atomic(target, pdf))
-
-
-def _encode(values: np.ndarray, pooled: bool = False) -> tuple[dict[str, Any], bytes]:
-    # A pooled picture shows block maxima, not values a user reads one by one:
-    # past a screenful it goes as half floats (relative error <= 4.9e-4), which
-    # halves the bytes of every overview. Full-resolution values stay exact.
-    limit = _EXACT_POOLED_VALUES if pooled else _EXACT_SLICE_VALUES
-    encoded = wire.encode(values, allow_half=values.size > limit)
-    return encoded.header, encoded.data
-
-
-def _tile_reply(data: AttentionData, r: dict[str, Any], head: int | None):
-    q, k = data.shape(r["case"])
-    window = (r.get("q0", 0), r.get("q1", q), r.get("k0", 0), r.get("k1", k))
-    t = tiles.tile(data, r["layer"], head, r["case"], window, r.get("rows"), r.get("cols"))
-    header, payload = _encode(t.values, pooled=t.fq > 1 or t.fk > 1)
-    shape = {"rows": t.values.shape[0], "cols": t.values.shape[1], "fq": t.fq, "fk": t.fk}
-    return {**header, **shape, "q0": t.q0, "q1": t.q1, "k0": t.k0, "k1": t.k1}, [payload]
-
-
-def _links_reply(data: AttentionData, r: dict[str, Any], head: int | None):
-    order, weights = tiles.top_links(data, r["layer"], head, r["case"], r["q0"], r["q1"], r["top"])
-    header, payload = _encode(weights)
-    content = {**header, "q0": r["q0"], "q1": r["q1"], "top": r["top"], "width": order.shape[1]}
-    return content, [order.astype("<i4").tobytes(), payload]
-
-
-def _token_reply(data: AttentionData, r: dict[str, Any], head: int | None):
-    weights = tiles.token_links(data, r["layer"], head, r["case"], r["kind"], r["index"])
-    header, payload = _encode(weights)
-    return {**header, "kind": r["kind"], "index": r["index"], "count": weights.size}, [payload]
-
-
-def _thumbs_reply(data: AttentionData, r: dict[str, Any], head: int | None):
-    return _thumbs_content(tiles.thumbnails(data, r["layer"], r["case"], r["size"]), r["size"])
-
-
-def _thumbs_content(thumbs: np.ndarray, size: int) -> Reply:
-    """A ``(heads, rows, cols)`` stack of thumbnails as a reply."""
-    header, payload = _encode(thumbs, pooled=True)
-    _, rows, cols = thumbs.shape
-    return {**header, "size": size, "rows": rows, "cols": cols}, [payload]
-
-
-# Region detection runs on at most this many rows and columns; larger
-# matrices are max-pooled first and the regions scaled back to cells.
-_REGION_SIDE = 1024
-
-
-def _regions_reply(data: AttentionData, r: dict[str, Any], head: int | None):
-    from .analysis import find_regions
-
-    t = tiles.tile(data, r["layer"], head, r["case"], None, _REGION_SIDE, _REGION_SIDE)
-    q, k = data.shape(r["case"])
-    found = find_regions(t.values, n_regions=r.get("n", 5))
-    rects = [
-        [g.top * t.fq, g.left * t.fk, min(q, g.bottom * t.fq), min(k, g.right * t.fk)]
-        for g in found
-    ]
-    return {"regions": rects, "pooled": [t.fq, t.fk]}, []
-
-
-_DATA_REQUESTS = {
-    "regions": _regions_reply,
-    "tile": _tile_reply,
-    "links": _links_reply,
-    "token": _token_reply,
-    "thumbs": _thumbs_reply,
-}
-
-
-def _check_budget(budget: int) -> None:
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
-        raise ValueError(f"byte_budget: expected a positive number of bytes, got {budget!r}")
-
-
-def _cube_with_means(data: AttentionData) -> np.ndarray:
-    """All cases' ``(layers, heads + 1, q, k)`` blocks, flattened; head ``heads`` is the mean."""
-    blocks = []
-    for values in data.values:
-        mean = values.mean(axis=1, keepdims=True, dtype=np.float32)
-        blocks.append(np.concatenate([values.astype(np.float32), mean], axis=1).ravel())
-    return np.concatenate(blocks)
+        return html.save_html(
+            self._components, self.component, self.state, path, large=self.large, **options
+        )

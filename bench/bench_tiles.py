@@ -21,7 +21,8 @@ import time
 import numpy as np
 import torch
 
-from attn_widget import AttentionData, tiles
+from attn_widget import AttentionData
+from attn_widget.serve import tiles
 from attn_widget.lazy import LazyAttention
 from attn_widget.widget import _encode
 

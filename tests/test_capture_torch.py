@@ -189,7 +189,7 @@ def test_components_become_a_widget_with_tokens_on_the_right_axes() -> None:
     assert parts["encoder"].tokens[0] == source
     assert parts["decoder"].tokens[0] == target
     assert parts["cross"].tokens[0] == source and parts["cross"].query_tokens[0] == target
-    w = captured.widget(source, target)
+    w = aw.AttentionWidget(captured.to_components(source, target))
     assert list(w.components) == ["encoder", "decoder", "cross"]
     with pytest.raises(ValueError, match="component: expected one of"):
         captured.to_data(source)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from attn_widget import views
+from attn_widget import api as views
 from attn_widget.export import render_analysis_pdf
 from attn_widget.export.analysis import MAX_CELL_PT
 

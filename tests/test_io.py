@@ -96,7 +96,7 @@ def test_lazy_attention_is_saved_as_its_weights(tmp_path: pathlib.Path) -> None:
 def test_to_json_writes_one_case_without_padding_and_load_reads_it(tmp_path: pathlib.Path) -> None:
     data = two_cases()
     w = aw.AttentionWidget(data, case=1)
-    path = to_json(w, tmp_path / "case.json")  # the widget's current case
+    path = w.to_json(tmp_path / "case.json")  # the widget's current case
     document = json.loads(path.read_text())
     assert set(document) >= {"tokens", "text", "layers"}
     assert document["tokens"] == ["u", "v", "w", "x", "y", "z"] and document["text"] == "uvwxyz"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import attn_widget as aw
-from attn_widget import tiles
+from attn_widget.serve import tiles
 from attn_widget.lazy import LazyAttention
 
 

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 import attn_widget as aw
-from attn_widget import tiles, wire
-from attn_widget.replies import ReplyCache, Warmup, reply_key
+from attn_widget import wire
+from attn_widget.serve import tiles
+from attn_widget.serve import ReplyCache, Warmup, reply_key
 
 
 def wait_for(condition: Any, seconds: float = 20.0) -> None:
@@ -89,7 +90,7 @@ def test_a_second_request_waits_for_the_computation_under_way() -> None:
 
 def test_warmup_goes_nearest_first_and_waits_while_the_view_waits() -> None:
     cache = ReplyCache(1 << 20)
-    order: list[tuple[int, int]] = []
+    order: list[tuple[int, int | None]] = []
     gate = threading.Event()
 
     def answer(component: str, request: dict[str, Any]) -> Any:
@@ -109,7 +110,7 @@ def test_warmup_goes_nearest_first_and_waits_while_the_view_waits() -> None:
     distances = [abs(layer - 1) + abs(head - 1) for layer, head in order[:9]]
     assert distances == sorted(distances)
     # Every head first, then each layer's head mean, nearest layer first.
-    assert order[9:] == [(1, -1), (0, -1), (2, -1)]
+    assert order[9:] == [(1, None), (0, None), (2, None)]
     assert warm.running  # idle, waiting to be told of another overview
     warm.stop(5)
     assert not warm.running
@@ -117,16 +118,16 @@ def test_warmup_goes_nearest_first_and_waits_while_the_view_waits() -> None:
 
 def test_while_the_view_shows_the_mean_the_means_come_first() -> None:
     cache = ReplyCache(1 << 20)
-    order: list[tuple[int, int]] = []
+    order: list[tuple[int, int | None]] = []
 
     def answer(component: str, request: dict[str, Any]) -> Any:
         order.append((request["layer"], request["head"]))
         return reply(8)
 
     warm = Warmup(cache, answer)
-    warm.follow("attention", {"type": "tile", "layer": 2, "head": -1}, 3, 2)
+    warm.follow("attention", {"type": "tile", "layer": 2, "head": None}, 3, 2)
     wait_for(lambda: len(order) == 3 + 6)
-    assert order[:3] == [(2, -1), (1, -1), (0, -1)]
+    assert order[:3] == [(2, None), (1, None), (0, None)]
     assert order[3:6] == [(2, 0), (1, 0), (2, 1)]  # then the heads, nearest that layer first
     warm.stop(5)
 
@@ -149,19 +150,19 @@ def lazy_widget(n: int = 64) -> aw.AttentionWidget:
 
 
 def kept(w: aw.AttentionWidget, key: str) -> bool:
-    return w._replies.has(key, w._owner)
+    return w._server.cache.has(key, w._server.owner)
 
 
 def count_computations(w: aw.AttentionWidget) -> list[dict[str, Any]]:
     """From now on, the requests the kernel computes itself rather than finds kept."""
     calls: list[dict[str, Any]] = []
-    original = w._reply
+    original = w._server.compute
 
     def counted(component: str, request: dict[str, Any]) -> Any:
         calls.append(request)
         return original(component, request)
 
-    w._reply = counted  # type: ignore[method-assign]
+    w._server.compute = counted  # type: ignore[method-assign]
     return calls
 
 
@@ -195,12 +196,12 @@ def test_a_lazy_widget_warms_every_overview_after_the_first_and_answers_them_kep
                 np.testing.assert_allclose(decode_tile(content, buffers), expected, atol=1e-6)
         assert computed == []  # every one was kept by the warm-up
         # A zoomed window is answered, kept, and starts no new warm-up work.
-        computed = w._warmup.computed
+        computed = w._server.warmup.computed
         w._on_message(w, {**overview(1, 2), "q0": 8, "q1": 24, "id": "v1-2"}, [])
-        assert sent[-1][0]["rows"] == 16 and w._warmup.computed == computed
+        assert sent[-1][0]["rows"] == 16 and w._server.warmup.computed == computed
     finally:
         w.close()
-    assert not w._warmup.running
+    assert not w._server.warmup.running
 
 
 def test_the_cube_tier_starts_no_thread_and_errors_are_still_answered() -> None:
@@ -209,7 +210,7 @@ def test_the_cube_tier_starts_no_thread_and_errors_are_still_answered() -> None:
     sent: list[tuple[dict[str, Any], list[bytes]]] = []
     w.send = lambda content, buffers=None: sent.append((content, buffers or []))
     w._on_message(w, {**overview(0, 0, n=4), "id": 1}, [])
-    assert w._warmup is None and sent[-1][0]["rows"] == 4
+    assert w._server.warmup is None and sent[-1][0]["rows"] == 4
     w._on_message(w, {**overview(5, 0, n=4), "id": 2}, [])
     assert sent[-1][0]["error"].startswith("layer: expected 0..1")
     assert not kept(w, reply_key("attention", {**overview(5, 0, n=4)}))
@@ -223,7 +224,7 @@ def test_thumbnails_are_pooled_from_the_kept_overviews() -> None:
         w._on_message(w, {**overview(0, 0), "id": 1}, [])
         every = [reply_key("attention", overview(lay, h)) for lay in range(2) for h in range(3)]
         wait_for(lambda: all(kept(w, key) for key in every))
-        wait_for(lambda: w._warmup.finished)
+        wait_for(lambda: w._server.warmup.finished)
         computed = count_computations(w)
         w._on_message(w, {"type": "thumbs", "id": 2, "layer": 1, "case": 0, "size": 5}, [])
         content, buffers = sent[-1]
@@ -291,8 +292,8 @@ def test_closing_a_widget_drops_its_replies_from_the_kernel() -> None:
     w = lazy_widget()
     w.send = lambda content, buffers=None: None
     w._on_message(w, {**overview(0, 0), "id": 1}, [])
-    wait_for(lambda: w._warmup.finished)
-    assert w._replies.owned(w._owner) > 0
+    wait_for(lambda: w._server.warmup.finished)
+    assert w._server.cache.owned(w._server.owner) > 0
     w.close()
-    assert w._replies.owned(w._owner) == 0
-    assert not w._warmup.running
+    assert w._server.cache.owned(w._server.owner) == 0
+    assert not w._server.warmup.running

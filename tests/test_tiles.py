@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attn_widget import AttentionData, tiles
+from attn_widget import AttentionData
+from attn_widget.serve import tiles
 
 
 def planted(n: int = 300, cell: tuple[int, int] = (123, 45)) -> AttentionData:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import attn_widget as aw
-from attn_widget import views
+from attn_widget import api as views
 
 
 def replies(widget: aw.AttentionWidget, request: dict[str, Any]) -> tuple[dict, list[np.ndarray]]:
@@ -50,7 +50,7 @@ def test_compare_overlay_sizes_circles_by_the_difference() -> None:
 def test_stability_overlay_reports_mean_spread_and_n() -> None:
     runs = np.stack([attention(seed) for seed in range(4)])
     w = views.stability(runs, list("abcdef"), spread="std")
-    content, buffers = replies(w, {"type": "overlay", "id": 1, "layer": 0, "head": -1, "case": 0})
+    content, buffers = replies(w, {"type": "overlay", "id": 1, "layer": 0, "head": None, "case": 0})
     mean_head = runs[:, 0].mean(1)
     np.testing.assert_allclose(channel(content, buffers, "base"), mean_head.mean(0), atol=1e-6)
     np.testing.assert_allclose(

@@ -57,8 +57,8 @@ def test_medium_data_goes_as_half_floats_and_large_data_as_slices() -> None:
 def test_no_value_crosses_as_json() -> None:
     w = aw.AttentionWidget(pattern(), list("abcdef"))
     state = w.get_state()
-    json_part = {k: v for k, v in state.items() if k != "_cube"}
-    assert "0." not in repr(json_part["_meta"])
+    json_part = {k: v for k, v in state.items() if k != "_payload"}
+    assert "_meta" not in json_part and "0." not in repr(w._meta)
 
 
 def test_cases_of_different_lengths_get_their_own_offsets() -> None:
@@ -121,7 +121,7 @@ def test_tile_requests_get_binary_replies() -> None:
     np.testing.assert_array_equal(
         wire.decode(buffers[0], content["dtype"], content["scale"]).reshape(8, 8), a[1, 0, 2]
     )
-    w._on_message(w, {"type": "tile", "id": "v1-2", "layer": 0, "head": -1, "case": 0}, [])
+    w._on_message(w, {"type": "tile", "id": "v1-2", "layer": 0, "head": None, "case": 0}, [])
     content, buffers = rec.last()
     np.testing.assert_allclose(wire.decode(buffers[0], "float32", 1.0), a[0, 0].mean(0).ravel())
     w._on_message(w, {"type": "tile", "id": "v1-3", "layer": 9, "head": 0, "case": 0}, [])

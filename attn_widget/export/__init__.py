@@ -16,21 +16,26 @@ notebook's matplotlib settings as they were.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from .._files import write_atomic
-from ..data import AttentionData
+from ..data import AttentionSource
+from ..state import Selection, ViewState
 from .analysis import render_analysis_pdf
 from .common import save_pdf, style, title_for
 from .grid import grid_figure, grid_panels, grid_title, parse_grid_options
 from .heatmap import crop_to_window, heatmap_figure, parse_heatmap_options
 from .lines import lines_figure, parse_lines_options
 
-__all__ = ["KINDS", "default_filename", "render_analysis_pdf", "render_pdf", "write_atomic"]
+__all__ = [
+    "KINDS",
+    "default_filename",
+    "render",
+    "render_analysis_pdf",
+    "render_pdf",
+    "write_atomic",
+]
 
 KINDS = ("heatmap", "lines", "grid")
 # Figures of the analysis widgets (attn_widget.views), drawn by render_analysis_pdf.
@@ -43,53 +48,15 @@ def _check_kind(kind: Any) -> str:
     return str(kind)
 
 
-def _check_gamma(gamma: Any) -> float:
-    if isinstance(gamma, (bool, np.bool_)) or not isinstance(gamma, (int, float, np.number)):
-        raise ValueError(f"gamma: expected a finite number > 0, got {gamma!r}")
-    value = float(gamma)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"gamma: expected a finite number > 0, got {gamma!r}")
-    return value
-
-
-def _check_selection(selection: Any, q: int, k: int) -> dict[str, int | str] | None:
-    """The view's locked selection, checked against the ``q x k`` matrix."""
-    if not selection:
-        return None
-    expected = (
-        "selection: expected None, {'kind': 'query'|'key', 'index': i} or "
-        f"{{'kind': 'cell', 'q': i, 'k': j}} inside the {q} x {k} matrix; got {selection!r}"
-    )
-    if not isinstance(selection, Mapping):
-        raise ValueError(expected)
-
-    def index(name: str, limit: int) -> int:
-        value = selection.get(name)
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            raise ValueError(expected)
-        if not 0 <= value < limit:
-            raise ValueError(expected)
-        return int(value)
-
-    kind = selection.get("kind")
-    if kind == "query":
-        return {"kind": "query", "index": index("index", q)}
-    if kind == "key":
-        return {"kind": "key", "index": index("index", k)}
-    if kind == "cell":
-        return {"kind": "cell", "q": index("q", q), "k": index("k", k)}
-    raise ValueError(expected)
-
-
 def render_pdf(
-    data: AttentionData,
+    data: AttentionSource,
     kind: str,
     *,
     layer: int = 0,
     head: int | None = 0,
     case: int = 0,
     gamma: float = 1.0,
-    selection: dict | None = None,
+    selection: Selection | None = None,
     **options: Any,
 ) -> bytes:
     """Render one figure of ``data`` as PDF bytes (one page, vector text, embedded matrix).
@@ -97,7 +64,7 @@ def render_pdf(
     Parameters
     ----------
     data:
-        The attention (``AttentionData`` or anything with its reading API).
+        The attention: any :class:`~attn_widget.data.AttentionSource`.
     kind:
         ``"heatmap"``, ``"lines"`` or ``"grid"``.
     layer, head, case:
@@ -134,13 +101,24 @@ def render_pdf(
     Unknown kinds or options, and out-of-range values, raise ``ValueError``
     saying what is allowed.
     """
+    state = ViewState(layer=layer, head=head, case=case, gamma=gamma, selection=selection)
+    return render(data, kind, state, **options)
+
+
+def render(source: AttentionSource, kind: str, state: ViewState, **options: Any) -> bytes:
+    """Render the figure ``kind`` of ``source`` as the view ``state`` shows it (PDF bytes).
+
+    A zoomed state (``state.window``) gives the heatmap its window, unless
+    ``options`` name one. See :func:`render_pdf` for the kinds and options.
+    """
     kind = _check_kind(kind)
-    data.check_index(layer=layer, case=case)
-    if head is not None:
-        data.check_index(head=head)
-    gamma = _check_gamma(gamma)
+    state = state.check(source)
+    if kind == "heatmap" and state.window is not None:
+        options = {"window": state.window, **options}
+    data = source
+    layer, head, case, gamma = state.layer, state.head, state.case, state.gamma
+    chosen = state.selection
     q, k = data.shape(case)
-    chosen = _check_selection(selection, q, k)
     query_tokens, key_tokens = data.query_tokens[case], data.tokens[case]
     with style():
         if kind == "heatmap":

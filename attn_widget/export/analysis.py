@@ -35,7 +35,8 @@ from matplotlib.figure import Figure
 from matplotlib.path import Path
 from matplotlib.ticker import MaxNLocator
 
-from ..data import AttentionData
+from ..data import AttentionSource
+from ..state import ViewState
 from .common import (
     COLORBAR_FONT,
     COLORBAR_WIDTH,
@@ -174,7 +175,7 @@ def _check_channels(
 
 
 def render_analysis_pdf(
-    data: AttentionData,
+    data: AttentionSource,
     kind: str,
     channels: Mapping[str, np.ndarray],
     *,
@@ -221,12 +222,8 @@ def render_analysis_pdf(
     Unknown kinds, options or channels raise ``ValueError`` saying what is allowed.
     """
     kind = _check_kind(kind)
-    data.check_index(layer=layer, case=case)
-    if head is not None:
-        data.check_index(head=head)
-    from . import _check_gamma
-
-    gamma = _check_gamma(gamma)
+    state = ViewState(layer=layer, head=head, case=case, gamma=gamma).check(data)
+    gamma = state.gamma
     n = check_int("n", n, 1)
     q, k = data.shape(case)
     opts = parse_analysis_options(kind, options, q, k)

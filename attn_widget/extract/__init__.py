@@ -1,8 +1,12 @@
-"""Getting attention out of models: transformers (one call) and torch.nn (a context manager)."""
+"""Models -> attention sources: transformers (one call) and torch.nn (a context manager).
+
+Extraction returns data (AttentionData, LazyAttention, or a dict of them by
+component); it never builds a widget (attn_widget.api does).
+"""
 
 from __future__ import annotations
 
-from .hf import extract_attention, from_model
+from .hf import extract_attention
 from .tokens import display_tokens
 from .torch_nn import CapturedAttention, capture_attention
 
@@ -11,5 +15,4 @@ __all__ = [
     "capture_attention",
     "display_tokens",
     "extract_attention",
-    "from_model",
 ]

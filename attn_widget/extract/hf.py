@@ -1,4 +1,4 @@
-"""``extract_attention`` and ``from_model``: attention of a transformers model in one call.
+"""``extract_attention``: attention of a transformers model in one call.
 
 The texts run as one batch through the model switched to the capture function
 of :mod:`attn_widget.extract.interface` (sdpa keeps computing the forward
@@ -26,7 +26,7 @@ from .eager import eager_attentions
 from .inputs import Encoded, as_texts, encode
 from .interface import capturing
 
-__all__ = ["extract_attention", "from_model"]
+__all__ = ["extract_attention"]
 
 Extracted = AttentionData | LazyAttention
 # Module names of cross-attention in the decoders transformers ships
@@ -274,27 +274,3 @@ def extract_attention(
     if not encoder_decoder:
         return result[SINGLE]
     return result
-
-
-def from_model(
-    model: Any,
-    tokenizer: Any,
-    text: str | Sequence[str],
-    *,
-    target: str | Sequence[str] | None = None,
-    dtype: Any = "float32",
-    lazy: bool = False,
-    **widget_options: Any,
-) -> Any:
-    """:func:`extract_attention`, shown in an :class:`~attn_widget.widget.AttentionWidget`.
-
-    Encoder-decoder models give a widget with a component choice (encoder,
-    decoder, cross). ``widget_options`` (``layer``, ``head``, ``gamma``,
-    ``large``, ``byte_budget``, ...) go to the widget.
-    """
-    from ..widget import AttentionWidget
-
-    result = extract_attention(model, tokenizer, text, target=target, dtype=dtype, lazy=lazy)
-    if isinstance(result, dict):
-        return AttentionWidget.from_components(result, **widget_options)
-    return AttentionWidget(result, **widget_options)

@@ -107,12 +107,6 @@ class CapturedAttention:
                 out[name] = self.to_data(tokens, component=name, run=run, **kwargs)
         return out
 
-    def widget(self, tokens: Any = None, target_tokens: Any = None, **options: Any) -> Any:
-        """An :class:`~attn_widget.widget.AttentionWidget` over every component of the last run."""
-        from ..widget import AttentionWidget
-
-        return AttentionWidget.from_components(self.to_components(tokens, target_tokens), **options)
-
 
 def _components(module: Any) -> dict[int, tuple[str, str]]:
     """id(attention module) -> (component, path) for every nn.MultiheadAttention inside."""
@@ -161,6 +155,7 @@ def capture_attention(module: Any) -> Iterator[CapturedAttention]:
     >>> with capture_attention(model) as captured:
     ...     model(src, tgt)
     >>> data = captured.to_components(src_tokens, tgt_tokens)
+    >>> w = attn_widget.AttentionWidget(data)      # every component in one widget
 
     Works in ``eval()`` under ``torch.no_grad()`` (the fast path is turned off
     inside the block and restored after). Weights are float32 arrays

@@ -1,0 +1,169 @@
+"""Every input layout users have, turned into one checked cube ``(layers, cases, heads, q, k)``.
+
+``outputs.attentions`` from transformers, stacked arrays, a single matrix;
+numpy arrays or torch tensors of any float dtype, on any device. The checks
+here say what was expected and what came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["as_numpy", "check_values", "to_cube", "token_lists"]
+
+
+def as_numpy(values: Any, what: str = "attention") -> np.ndarray:
+    """Return ``values`` as a float numpy array on the CPU.
+
+    Accepts numpy arrays and torch tensors of any float dtype (bfloat16
+    included), on any device, with or without grad, without importing torch.
+    """
+    if hasattr(values, "detach") and hasattr(values, "cpu"):
+        tensor = values.detach().cpu()
+        if not tensor.is_floating_point():
+            raise ValueError(f"{what}: expected a float tensor, got dtype {tensor.dtype}")
+        # numpy has no bfloat16: widen before converting.
+        return tensor.float().numpy()
+    array = np.asarray(values)
+    if array.dtype == object:
+        raise ValueError(f"{what}: expected a numeric array, got ragged or mixed values")
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"{what}: expected float values, got dtype {array.dtype}")
+    return array
+
+
+def _is_array_like(obj: Any) -> bool:
+    return isinstance(obj, np.ndarray) or (hasattr(obj, "detach") and hasattr(obj, "shape"))
+
+
+def to_cube(attentions: Any) -> np.ndarray:
+    """Bring every accepted layout to one array ``(layers, cases, heads, q, k)``."""
+    if _is_array_like(attentions):
+        array = as_numpy(attentions)
+        if array.ndim == 5:
+            return array
+        if array.ndim == 4:
+            return array[:, None]
+        if array.ndim == 2:
+            return array[None, None, None]
+        hint = (
+            " A (heads, q, k) array is one layer: pass it in a list, [array]."
+            if array.ndim == 3
+            else ""
+        )
+        raise ValueError(
+            "attentions: expected an array of shape (layers, cases, heads, q, k), "
+            "(layers, heads, q, k) or (q, k), or a sequence of per-layer arrays; "
+            f"got an array of shape {tuple(array.shape)}.{hint}"
+        )
+    if isinstance(attentions, Sequence) and not isinstance(attentions, (str, bytes)):
+        if len(attentions) == 0:
+            raise ValueError(
+                "attentions: expected at least one layer, got an empty sequence "
+                "(transformers returns () when the sdpa attention cannot give weights: "
+                "use attn_widget.from_model, or load the model with attn_implementation='eager')"
+            )
+        layers = [as_numpy(a, f"attentions[{i}]") for i, a in enumerate(attentions)]
+        ranks = {a.ndim for a in layers}
+        shapes = {a.shape for a in layers}
+        if len(shapes) != 1:
+            raise ValueError(
+                "attentions: every layer must have the same shape; got "
+                + ", ".join(str(tuple(a.shape)) for a in layers)
+            )
+        (rank,) = ranks
+        if rank == 4:
+            return np.stack(layers)
+        if rank == 3:
+            return np.stack(layers)[:, None]
+        raise ValueError(
+            "attentions: expected per-layer arrays of shape (cases, heads, q, k) or "
+            f"(heads, q, k); got per-layer arrays of shape {tuple(layers[0].shape)}"
+        )
+    raise ValueError(
+        "attentions: expected a numpy array, a torch tensor or a sequence of them; "
+        f"got {type(attentions).__name__}"
+    )
+
+
+# Float dtype -> (unsigned integer of its size, bit pattern of +inf).
+_INF_BITS = {
+    np.dtype(np.float16): (np.uint16, 0x7C00),
+    np.dtype(np.float32): (np.uint32, 0x7F800000),
+    np.dtype(np.float64): (np.uint64, 0x7FF0000000000000),
+}
+
+
+def _finite_and_non_negative(cube: np.ndarray) -> bool:
+    """True when every value is finite and >= 0 (-0.0 answers False; the caller rechecks).
+
+    A float with its sign bit clear, read as an unsigned integer, is below the
+    bits of +inf exactly when it is finite; a set sign bit reads above. An
+    integer max is fast for every float width (numpy's float16 min/max is not).
+    """
+    entry = _INF_BITS.get(cube.dtype)
+    if entry is not None:
+        unsigned, inf = entry
+        return bool(cube.view(unsigned).max() < inf)
+    low, high = cube.min(), cube.max()
+    return bool(np.isfinite(low) and np.isfinite(high) and low >= 0)
+
+
+def check_values(cube: np.ndarray) -> None:
+    layers, cases, heads, q, k = cube.shape
+    if min(layers, cases, heads) == 0:
+        raise ValueError(
+            "attentions: expected at least one layer, case and head; got "
+            f"layers={layers}, cases={cases}, heads={heads}"
+        )
+    if q == 0 or k == 0:
+        raise ValueError(f"attentions: expected a non-empty sequence; got q={q}, k={k}")
+    # Fast path: one reduction, no temporary array, so valid gigabyte cubes are
+    # checked in one pass; only a bad cube goes on to locate its first bad value.
+    if _finite_and_non_negative(cube):
+        return
+    finite = np.isfinite(cube)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        first = tuple(int(i) for i in bad[0])
+        raise ValueError(
+            f"attentions: expected finite values; got {len(bad)} NaN or infinite "
+            f"value(s), the first at (layer, case, head, q, k) = {first}"
+        )
+    negative = cube < 0
+    if negative.any():
+        bad = np.argwhere(negative)
+        first = tuple(int(i) for i in bad[0])
+        raise ValueError(
+            f"attentions: expected non-negative weights; got {len(bad)} negative "
+            f"value(s), the first {float(cube[first]):.3g} at (layer, case, head, q, k) = {first}"
+        )
+
+
+def token_lists(tokens: Any, cases: int, side: int, what: str) -> list[list[str]]:
+    """Per-case token lists; a flat list is shared by all cases."""
+    if tokens is None:
+        return [[str(i) for i in range(side)] for _ in range(cases)]
+    if isinstance(tokens, str) or not isinstance(tokens, Sequence):
+        raise ValueError(
+            f"{what}: expected a list of strings or a list of lists (one per case); "
+            f"got {type(tokens).__name__}"
+        )
+    if len(tokens) > 0 and all(isinstance(t, Sequence) and not isinstance(t, str) for t in tokens):
+        if len(tokens) != cases:
+            raise ValueError(
+                f"{what}: got {len(tokens)} token lists but the attention has {cases} case(s)"
+            )
+        return [[str(t) for t in case] for case in tokens]
+    if not all(isinstance(t, str) for t in tokens):
+        raise ValueError(f"{what}: expected strings; got {[type(t).__name__ for t in tokens][:5]}")
+    shared = list(tokens)
+    if len(shared) != side:
+        raise ValueError(
+            f"{what}: got {len(shared)} tokens but the attention matrices have {side} "
+            "positions on that axis"
+        )
+    return [list(shared) for _ in range(cases)]

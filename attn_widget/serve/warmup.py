@@ -1,0 +1,179 @@
+"""The warm-up: every overview tile of a lazy widget computed ahead of the user.
+
+:class:`Warmup` is a daemon thread that, once the view has asked for its
+overview, computes the same overview for every other layer and head of that
+case, nearest to where the user is first, then each layer's head mean. It
+steps aside while the kernel answers a request the view is waiting for, stops
+when going on would push out its own replies, and only the warm-up of the
+widget the user touched last runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+from ..wire import Reply
+from .cache import ReplyCache, reply_key, reply_size
+
+__all__ = ["Warmup"]
+
+
+# Only the warm-up of the widget the user touched last runs: two cores are not
+# shared with a widget a re-run cell left behind.
+_active: Warmup | None = None
+_active_lock = threading.Lock()
+
+
+class Warmup:
+    """Computes the overview tiles of every layer and head ahead of the user.
+
+    ``answer(component, request)`` computes a reply. :meth:`follow` is told
+    of each overview request the view makes; the thread then works through
+    the ``layers x heads`` grid for that request's case, component and size,
+    nearest (layer, head) first. While :meth:`demand`
+    is held (the kernel computes a reply the view waits for) the thread
+    waits between tiles.
+    """
+
+    def __init__(
+        self,
+        cache: ReplyCache,
+        answer: Callable[[str, dict[str, Any]], Reply],
+        owner: str = "",
+    ) -> None:
+        self._cache = cache
+        self._answer = answer
+        self._owner = owner
+        self._grid = (0, 0)
+        self._wake = threading.Condition()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._stopped = False
+        self._template: tuple[str, dict[str, Any]] | None = None
+        self._thread: threading.Thread | None = None
+        self._resting = False
+        self.computed = 0
+        self.error: Exception | None = None  # the last failure, for a user who wonders
+
+    def follow(self, component: str, request: Mapping[str, Any], layers: int, heads: int) -> None:
+        """The view asked for this overview: warm its neighbours, nearest first."""
+        template = {name: value for name, value in request.items() if name != "id"}
+        with self._wake:
+            if self._stopped:
+                return
+            self._template = (component, template)
+            self._grid = (layers, heads)
+            self._take_over()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="attn_widget-warmup", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def _take_over(self) -> None:
+        """Become the one warm-up that runs; the one before rests until its view asks again."""
+        global _active
+        with _active_lock:
+            before, _active = _active, self
+        if before is not None and before is not self:
+            with before._wake:
+                before._wake.notify()
+
+    @property
+    def active(self) -> bool:
+        return _active is self
+
+    @contextmanager
+    def demand(self) -> Iterator[None]:
+        """Hold the thread between tiles while the kernel answers the view."""
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._idle.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        global _active
+        with self._wake:
+            self._stopped = True
+            self._wake.notify()
+        with _active_lock:
+            if _active is self:
+                _active = None
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def overview(self) -> tuple[str, dict[str, Any]] | None:
+        """The latest overview request followed, as (component, request without id)."""
+        with self._wake:
+            return self._template
+
+    @property
+    def finished(self) -> bool:
+        """Whether every overview of the latest one's grid is kept (or the cache is full)."""
+        return not self.running or self._resting
+
+    def _next(self) -> tuple[str, dict[str, Any], str] | None:
+        """The nearest overview not yet kept, as (component, request, key)."""
+        if self._template is None:
+            return None
+        component, template = self._template
+        layer, head = template.get("layer", 0), template.get("head", 0)
+        layers, heads = self._grid
+        means: list[tuple[int, int | None]] = sorted(
+            ((lay, None) for lay in range(layers)), key=lambda c: abs(c[0] - layer)
+        )
+        # Seen from the mean, the nearest heads are those of its layer.
+        at = head if head is not None else 0
+        every_head: list[tuple[int, int | None]] = sorted(
+            ((lay, h) for lay in range(layers) for h in range(heads)),
+            key=lambda c: (abs(c[0] - layer) + abs(c[1] - at), c),
+        )
+        # What the view shows first; the other kind after it (a head mean costs
+        # a pass per head, so while the view shows heads the means come last).
+        cells = means + every_head if head is None else every_head + means
+        for cell_layer, cell_head in cells:
+            request = {**template, "layer": cell_layer, "head": cell_head}
+            key = reply_key(component, request)
+            if not self._cache.has(key, self._owner):
+                return component, request, key
+        return None
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                job = None
+                while not self._stopped:
+                    job = self._next() if self.active else None
+                    if job is not None:
+                        break
+                    self._resting = True
+                    self._wake.wait()
+                self._resting = False
+                if self._stopped or job is None:
+                    return
+            self._idle.wait()
+            component, request, key = job
+            try:
+                reply = self._cache.get_or_compute(
+                    key, partial(self._answer, component, request), self._owner
+                )
+            except Exception as error:  # the view will ask itself and show the error
+                with self._wake:
+                    self.error = error
+                    self._template = None
+                continue
+            self.computed += 1
+            if not self._cache.room_for(reply_size(reply), self._owner):
+                return  # going on would evict what the user has looked at

@@ -1,0 +1,155 @@
+"""The view state: which slice is shown and how (layer, head or mean, case, gamma, ...).
+
+One value type, one :meth:`ViewState.check`, used by the widget's traits, the
+figure export and the saved page alike, so a rule (a range, a format) is
+written once. "Mean of heads" has one encoding everywhere: ``head=None`` in
+Python, ``null`` on the wire and in the view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+import numpy as np
+
+__all__ = [
+    "MEAN",
+    "Selection",
+    "Shaped",
+    "ViewState",
+    "Window",
+    "check_gamma",
+    "check_index",
+    "check_selection",
+    "check_window",
+    "selection_help",
+]
+
+# The head of the mean of heads.
+MEAN = None
+
+# {"kind": "query"|"key", "index": i} or {"kind": "cell", "q": i, "k": j}
+Selection = dict[str, Any]
+Window = tuple[int, int, int, int]  # half-open rows and columns (q0, q1, k0, k1)
+
+
+class Shaped(Protocol):
+    """What the checks read of a source: its counts and each case's shape."""
+
+    n_layers: int
+    n_heads: int
+
+    @property
+    def n_cases(self) -> int: ...
+
+    def shape(self, case: int = 0) -> tuple[int, int]: ...
+
+
+def check_index(name: str, value: Any, count: int) -> int:
+    """``value`` as an index ``0..count-1`` of ``name`` (layer, head, case), else a ValueError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}: expected an integer, got {value!r}")
+    if not 0 <= value < count:
+        raise ValueError(f"{name}: expected 0..{count - 1}, got {value}")
+    return int(value)
+
+
+def check_gamma(value: Any) -> float:
+    """The contrast exponent: a finite number > 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise ValueError(f"gamma: expected a finite number > 0, got {value!r}")
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"gamma: expected a finite number > 0, got {value!r}")
+    return number
+
+
+def selection_help(q: int, k: int) -> str:
+    return (
+        "selection: expected None, {'kind': 'query'|'key', 'index': i} or "
+        f"{{'kind': 'cell', 'q': i, 'k': j}} inside the {q} x {k} matrix"
+    )
+
+
+def check_selection(selection: Any, q: int, k: int) -> Selection | None:
+    """The locked selection in its one form, checked against a ``q x k`` matrix."""
+    if not selection:
+        return None
+    expected = f"{selection_help(q, k)}; got {selection!r}"
+    if not isinstance(selection, Mapping):
+        raise ValueError(expected)
+
+    def index(name: str, limit: int) -> int:
+        value = selection.get(name)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise ValueError(expected)
+        if not 0 <= value < limit:
+            raise ValueError(expected)
+        return int(value)
+
+    kind = selection.get("kind")
+    if kind == "query":
+        return {"kind": "query", "index": index("index", q)}
+    if kind == "key":
+        return {"kind": "key", "index": index("index", k)}
+    if kind == "cell":
+        return {"kind": "cell", "q": index("q", q), "k": index("k", k)}
+    raise ValueError(expected)
+
+
+def check_window(value: Any, q: int, k: int) -> Window | None:
+    """A zoomed view's rows and columns, half-open ``(q0, q1, k0, k1)`` inside the matrix."""
+    if value is None:
+        return None
+    expected = (
+        f"window: expected (q0, q1, k0, k1) with 0 <= q0 < q1 <= {q} and 0 <= k0 < k1 <= {k} "
+        "(half-open rows and columns)"
+    )
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 4:
+        raise ValueError(f"{expected}, got {value!r}")
+    if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) for v in value):
+        raise ValueError(f"{expected}, got {tuple(value)!r}")
+    q0, q1, k0, k1 = (int(v) for v in value)
+    if not (0 <= q0 < q1 <= q and 0 <= k0 < k1 <= k):
+        raise ValueError(f"{expected}, got {(q0, q1, k0, k1)!r}")
+    return q0, q1, k0, k1
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the view shows: one slice of one source, and how.
+
+    ``head=None`` is the mean of heads. ``selection`` is the locked token or
+    cell (see :func:`check_selection`); ``window`` the zoomed rows and columns
+    (None: the whole matrix).
+    """
+
+    layer: int = 0
+    head: int | None = 0
+    case: int = 0
+    gamma: float = 1.0
+    selection: Selection | None = None
+    window: Window | None = None
+
+    def check(self, source: Shaped) -> ViewState:
+        """This state checked against ``source``, in its one normal form; else a ValueError."""
+        layer = check_index("layer", self.layer, source.n_layers)
+        case = check_index("case", self.case, source.n_cases)
+        head = None if self.head is MEAN else check_index("head", self.head, source.n_heads)
+        q, k = source.shape(case)
+        return replace(
+            self,
+            layer=layer,
+            head=head,
+            case=case,
+            gamma=check_gamma(self.gamma),
+            selection=check_selection(self.selection, q, k),
+            window=check_window(self.window, q, k),
+        )
+
+    @property
+    def mean(self) -> bool:
+        return self.head is MEAN
