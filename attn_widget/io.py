@@ -115,7 +115,8 @@ def save(
     # Streamed into the temporary file (no in-memory copy of the arrays), then
     # renamed over the target.
     with atomic_file(_path(path)) as (handle, target):
-        (np.savez_compressed if compressed else np.savez)(handle, **arrays)
+        writer = np.savez_compressed if compressed else np.savez
+        writer(handle, **arrays)  # type: ignore[arg-type]
     return target
 
 
@@ -149,7 +150,7 @@ def _read_npz(path: pathlib.Path) -> dict[str, AttentionData]:
 
 
 def _crop_padding(
-    cube: np.ndarray, tokens: list[str], mask: Sequence[Any] | None
+    cube: np.ndarray, tokens: list[str], mask: Sequence[Any] | np.ndarray | None
 ) -> tuple[np.ndarray, list[str]]:
     """One case ``(layers, heads, q, k)`` cropped to its real tokens.
 
@@ -161,7 +162,7 @@ def _crop_padding(
     if mask is not None:
         keep = np.flatnonzero(np.asarray(mask).reshape(-1)[:side])
     else:
-        unused = ~cube.any(axis=(0, 1, 2))
+        unused = np.asarray(~cube.any(axis=(0, 1, 2)))
         start, stop = 0, side
         while start < stop and unused[start]:
             start += 1

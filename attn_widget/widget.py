@@ -211,7 +211,7 @@ class AttentionWidget(anywidget.AnyWidget):
             # indices that still exist, fall back to 0 for those that do not.
             data = self.data
             with self.hold_trait_notifications():
-                self.selection = None
+                self.set_trait("selection", None)
                 for name, count in (
                     ("layer", data.n_layers),
                     ("head", data.n_heads),
@@ -223,7 +223,7 @@ class AttentionWidget(anywidget.AnyWidget):
 
     @traitlets.observe("case")
     def _drop_selection(self, change: dict[str, Any]) -> None:
-        self.selection = None
+        self.set_trait("selection", None)
 
     # ------------------------------------------------------- data and requests
     def _publish(self) -> None:

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-import attn_widget.views as views
+import attn_widget.api as views
 
 GOALS = {("stability", 48): 2.0, ("compare", 128): 5.0, ("stability", 128): 5.0}
 GOALS[("evolution", 128)] = 5.0

@@ -14,23 +14,20 @@ Prints, per row: bytes to first paint, bytes per slider move, time to first
 paint, slider-to-repaint median and p95 (one-step and random moves), kernel
 peak RSS.
 
-    python bench/bench_long.py                     # 12 x 12 at 2048 and 8192, 32 x 32 at 2048
-    python bench/bench_long.py --grids 12x12 --sizes 8192 --steps 20 --jumps 10
+    python -m bench.bench_long                     # 12 x 12 at 2048 and 8192, 32 x 32 at 2048
+    python -m bench.bench_long --grids 12x12 --sizes 8192 --steps 20 --jumps 10
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import pathlib
 import sys
 import time
 from dataclasses import asdict, dataclass
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-
-import bench_widget
-from bench_widget import (
+from bench import bench_widget
+from bench.bench_widget import (
     CHROMIUM,
     Row,
     add_move_arguments,

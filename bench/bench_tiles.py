@@ -21,10 +21,9 @@ import time
 import numpy as np
 import torch
 
-from attn_widget import AttentionData
-from attn_widget.serve import tiles
+from attn_widget import AttentionData, wire
 from attn_widget.lazy import LazyAttention
-from attn_widget.widget import _encode
+from attn_widget.serve import tiles
 
 LAYERS, HEADS, DIM = 12, 12, 64
 
@@ -63,7 +62,7 @@ def eager_source(lazy: LazyAttention) -> AttentionData:
 def report(name: str, n: int, source, held: int) -> None:
     overview_s, t = timed(lambda: tiles.tile(source, 5, 3, 0, max_rows=440, max_cols=440))
     # The widget's own encoding of a pooled tile (half floats past 256 x 256 values).
-    overview_bytes = len(_encode(t.values, pooled=t.fq > 1 or t.fk > 1)[1])
+    overview_bytes = len(wire.tile_reply(t.values, (t.q0, t.q1, t.k0, t.k1), (t.fq, t.fk))[1][0])
     links_s, (order, weights) = timed(
         lambda: tiles.top_links(source, 5, 3, 0, n // 2, n // 2 + 30, 8)
     )

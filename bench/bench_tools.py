@@ -37,9 +37,9 @@ memory is its own). Make it once (CPU torch; never let pip pull a CUDA one)::
 
 then, from the repository root, with the project's environment::
 
-    .venv/bin/python bench/bench_tools.py --tools-python /tmp/benchenv/bin/python
-    .venv/bin/python bench/bench_tools.py --sizes 32 128   # quick
-    .venv/bin/python bench/bench_tools.py                  # attn_widget only
+    .venv/bin/python -m bench.bench_tools --tools-python /tmp/benchenv/bin/python
+    .venv/bin/python -m bench.bench_tools --sizes 32 128   # quick
+    .venv/bin/python -m bench.bench_tools                  # attn_widget only
 
 Without ``--tools-python`` (or if that interpreter lacks a tool) those columns
 say "skipped"; without chromium (``--chromium``, default /usr/bin/chromium)
@@ -70,8 +70,7 @@ from attn_widget import html as aw_html
 from attn_widget.widget import DEFAULT_BYTE_BUDGET
 
 # The browser tests' chromium flags (offline, quiet), one list for tests and benches.
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests" / "browser"))
-from jupyter_driver import CHROMIUM_ARGS
+from tests.browser.driver import CHROMIUM_ARGS
 
 LAYERS, HEADS = 12, 12
 # The view's default heatmap side (js/widget.js paint: maxSize) and its token-line

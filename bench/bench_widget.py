@@ -20,8 +20,8 @@ For 12 layers x 12 heads of random (softmax) attention at N tokens this prints:
   the rest of a repaint is waiting for the next frame (or for the kernel);
 * bytes delivered during all slider moves, per move.
 
-    python bench/bench_widget.py                 # N = 32, 128, 512
-    python bench/bench_widget.py --sizes 512 --steps 60
+    python -m bench.bench_widget                 # N = 32, 128, 512
+    python -m bench.bench_widget --sizes 512 --steps 60
 
 Needs Debian's chromium at /usr/bin/chromium; everything runs on 127.0.0.1.
 """
@@ -42,10 +42,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "browser"))
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
-from jupyter_driver import (  # noqa: E402
+from playwright.sync_api import Browser, WebSocket, sync_playwright  # noqa: E402
+
+from tests.browser.driver import (  # noqa: E402
     CHROMIUM,
     JupyterServer,
     Notebook,
@@ -54,7 +55,6 @@ from jupyter_driver import (  # noqa: E402
     running_server,
     write_notebook,
 )
-from playwright.sync_api import Browser, WebSocket, sync_playwright  # noqa: E402
 
 LAYERS, HEADS = 12, 12
 _RUNS = itertools.count(1)

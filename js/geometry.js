@@ -205,7 +205,7 @@ export function linesHit(layout, x, y) {
 export function visibleToken(text) {
   if (text === "") return "∅";
   return text.replace(/[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const code = c.codePointAt(0);
+    const code = c.codePointAt(0) ?? 0;
     if (code < 0x20) return String.fromCodePoint(0x2400 + code); // ␀..␟
     if (code === 0x7f) return "␡";
     return `⟨U+${code.toString(16).toUpperCase().padStart(4, "0")}⟩`;

@@ -4,36 +4,72 @@
 // drawn from a tile that may be max-pooled to screen resolution.
 
 import { paintPixels, contrast, lutColor, formatValue } from "./colormap.js";
-import { heatmapLayout } from "./geometry.js";
+import { heatmapLayout, heatmapHit } from "./geometry.js";
 import { prepareCanvas, fontOf } from "./draw.js";
 import { drawOverlay } from "./overlay.js";
+import { element } from "./controls.js";
 
 /**
- * @typedef {import("./source.js").Tile} Tile
+ * @typedef {import("./codec.js").Tile} Tile
+ * @typedef {import("./codec.js").Overlay} Overlay
  * @typedef {import("./theme.js").Theme} Theme
  * @typedef {import("./lines.js").Focus} Focus
- * @typedef {{q0: number, q1: number, k0: number, k1: number}} Window
+ * @typedef {import("./store.js").Window} Window
+ * @typedef {import("./frame.js").Frame} Frame
+ * @typedef {import("./frame.js").Picture} Picture
+ * @typedef {{tile: Tile, window: Window, max: number, gamma: number, lut: Uint8ClampedArray,
+ *   lutName: string, queryLabels: string[], keyLabels: string[], labelWidth: {query: number, key: number},
+ *   focus: Focus, box: Window | null, theme: Theme, fontSize: number, maxSize: number,
+ *   overlay: Overlay | null, regions: number[][] | null}} HeatmapScene
  */
 
+/** @implements {Picture} */
 export class HeatmapPicture {
-  /** @param {HTMLCanvasElement} canvas */
-  constructor(canvas) {
-    this.canvas = canvas;
+  constructor() {
+    this.canvas = /** @type {HTMLCanvasElement} */ (
+      element("canvas", { class: "aw-heatmap", tabindex: "0", role: "img", "aria-label": "attention heatmap" })
+    );
     /** Off-screen image of the tile, one pixel a value; rebuilt only when tile or contrast change. */
     this.image = document.createElement("canvas");
     /** @type {Tile | null} */
     this.imageTile = null;
     this.imageKey = "";
+    /** @type {import("./geometry.js").HeatmapLayout | null} */
     this.layout = null;
     /** @type {Tile | null} the tile on screen, for tooltips */
     this.tile = null;
+    /** @type {Tile | null} what the current frame asked for */
+    this.wanted = null;
+    /** @type {number[][] | null} */
+    this.rects = null;
   }
 
-  /**
-   * @param {{tile: Tile, window: Window, max: number, gamma: number, lut: Uint8ClampedArray,
-   *   lutName: string, queryLabels: string[], keyLabels: string[], labelWidth: {query: number, key: number},
-   *   focus: Focus, box: Window | null, theme: Theme, fontSize: number, maxSize: number}} s
-   */
+  /** The zoomed window's tile (the overview when not zoomed) and the regions when on. @param {Frame} f */
+  request(f) {
+    this.wanted = f.zoomed ? f.source.tile({ ...f.id, ...f.window, rows: f.maxSize, cols: f.maxSize }) : f.overviewTile;
+    const regions = f.state.regions ? f.source.regions(f.id) : null;
+    this.rects = regions && regions.rects;
+  }
+
+  /** @param {Frame} f @returns {boolean} false while the zoomed tile loads (the overview stands in) */
+  paint(f) {
+    const tile = this.wanted || f.overviewTile;
+    if (!tile) return false;
+    this.draw({
+      tile, window: f.window, max: f.max, gamma: f.state.gamma, lut: f.lut, lutName: f.lutName,
+      queryLabels: f.labels.queryLabels, keyLabels: f.labels.keyLabels, labelWidth: f.labels.width,
+      focus: f.focus, box: f.state.box, theme: f.theme, fontSize: f.fontSize, maxSize: f.maxSize,
+      overlay: f.overlay, regions: this.rects,
+    });
+    return !!this.wanted;
+  }
+
+  /** What lies at canvas point (x, y). @returns {Focus} */
+  hit(/** @type {number} */ x, /** @type {number} */ y) {
+    return this.layout ? heatmapHit(this.layout, x, y) : null;
+  }
+
+  /** @param {HeatmapScene} s */
   draw(s) {
     const { window: w, theme, fontSize } = s;
     const font = fontOf(fontSize, theme.font);

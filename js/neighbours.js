@@ -6,17 +6,17 @@
  * @param {{dl: number, dh: number}} move the direction of the last slider move
  * @param {number} nLayers
  * @param {number} nHeads
- * @returns {{layer: number, head: number}[]} nearest wishes first; head -1 is the head mean
+ * @returns {{layer: number, head: number | null}[]} nearest wishes first; head null is the head mean
  */
 export function neighbours(at, move, nLayers, nHeads) {
-  /** @type {{layer: number, head: number}[]} */
+  /** @type {{layer: number, head: number | null}[]} */
   const out = [];
-  // The mean is its own slice (head -1); a head index stepping below 0 is
+  // The mean is its own slice (head null); a head index stepping below 0 is
   // outside the grid, never the mean.
   const add = (layer, head) => {
     if (layer < 0 || layer >= nLayers) return;
     if (!at.mean && (head < 0 || head >= nHeads)) return;
-    const h = at.mean ? -1 : head;
+    const h = at.mean ? null : head;
     if (!out.some((o) => o.layer === layer && o.head === h)) out.push({ layer, head: h });
   };
   const { dl, dh } = move;

@@ -71,7 +71,7 @@ export function drawOverlay(ctx, overlay, layout, colour) {
         ctx.lineWidth = 1;
         ctx.stroke();
       } else if (overlay.kind === "evolution") {
-        const steps = overlay.steps;
+        const steps = overlay.steps || 0;
         const series = ch.series.subarray(at * steps, at * steps + steps);
         const pts = sparklinePoints(x0 + j * cell, y0 + i * cell, cell, series);
         const dark = lutLuminance(colour.lut, contrast(colour.base[at], colour.max, colour.gamma)) < 0.5;

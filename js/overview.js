@@ -2,8 +2,14 @@
 // layer × head of the current case; click one to select it.
 
 import { paintPixels } from "./colormap.js";
-import { maxOf } from "./decode.js";
+import { maxOf } from "./codec.js";
 import { prepareCanvas, fontOf } from "./draw.js";
+import { element } from "./controls.js";
+
+/**
+ * @typedef {import("./frame.js").Frame} Frame
+ * @typedef {import("./frame.js").Picture} Picture
+ */
 
 /** Pixels a thumbnail side. */
 export const THUMB = 40;
@@ -20,7 +26,11 @@ export function gridLayout(layers, heads, fontSize = 11) {
   return { x0, y0, pitch, width: x0 + heads * pitch, height: y0 + layers * pitch };
 }
 
-/** Which thumbnail is at (x, y): {layer, head} or null. */
+/**
+ * Which thumbnail is at (x, y): {layer, head} or null.
+ * @param {{x0: number, y0: number, pitch: number}} layout
+ * @param {number} layers @param {number} heads @param {number} x @param {number} y
+ */
 export function gridHit(layout, layers, heads, x, y) {
   const head = Math.floor((x - layout.x0) / layout.pitch);
   const layer = Math.floor((y - layout.y0) / layout.pitch);
@@ -29,12 +39,36 @@ export function gridHit(layout, layers, heads, x, y) {
   return { layer, head };
 }
 
+/** @implements {Picture} */
 export class OverviewGrid {
-  /** @param {HTMLCanvasElement} canvas */
-  constructor(canvas) {
-    this.canvas = canvas;
+  constructor() {
+    this.canvas = /** @type {HTMLCanvasElement} */ (
+      element("canvas", { class: "aw-overview-grid", role: "img", "aria-label": "every layer and head" })
+    );
     this.scratch = document.createElement("canvas");
+    /** @type {ReturnType<typeof gridLayout> | null} */
     this.layout = null;
+  }
+
+  /** Thumbnails are asked for while drawing, one layer a request (in the kernel tier). */
+  request() {}
+
+  /** @param {Frame} f @returns {boolean} false while some layer's thumbnails load */
+  paint(f) {
+    if (!f.state.overview) return true;
+    const { state, header } = f;
+    const loading = this.draw({
+      layers: header.n_layers, heads: header.n_heads,
+      thumbsOf: (layer) => f.source.thumbs({ layer, case: state.case, size: THUMB }),
+      current: { layer: state.layer, head: state.head, mean: state.mean },
+      gamma: state.gamma, lut: f.lut, theme: f.theme, fontSize: Math.min(f.fontSize, 12),
+    });
+    return loading === 0;
+  }
+
+  /** The layer and head at canvas point (x, y), or null. @param {number} x @param {number} y @param {{n_layers: number, n_heads: number}} header */
+  hit(x, y, header) {
+    return this.layout ? gridHit(this.layout, header.n_layers, header.n_heads, x, y) : null;
   }
 
   /**

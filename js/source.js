@@ -1,8 +1,8 @@
-// Where the view gets what it draws.
+// Where the view gets what it draws; the bytes are read by codec.js.
 //
-// Tier "cube": the whole cube arrived once as a binary trait; slices are
+// Tier "cube": the whole cube arrived once in the payload trait; slices are
 // decoded from it on demand and everything is computed here.
-// Tier "slices": the kernel is asked (attn_widget/widget.py answers):
+// Tier "slices": the kernel is asked (attn_widget/serve answers):
 //   tile   a window of one matrix, max-pooled to screen size
 //   links  each query row's strongest keys
 //   token  every weight of one token
@@ -14,21 +14,27 @@
 // arrives whole (an unpooled full tile), it is kept and the rest is computed
 // here, as in the cube tier.
 
-import { decodeValues, maxOf } from "./decode.js";
+import { cubeSlice, decodeReply, maxOf, sliceKey, DATA_KINDS } from "./codec.js";
 import { maxPoolWindow, rowTopLinks, tokenWeights } from "./pool.js";
 import { topIndices } from "./lines.js";
 
 /**
- * @typedef {{layer: number, head: number, case: number}} SliceId  head -1 = head mean
- * @typedef {{values: Float32Array, q: number, k: number, max: number, exact: boolean}} Slice
- * @typedef {{values: Float32Array, rows: number, cols: number, fq: number, fk: number,
- *   q0: number, q1: number, k0: number, k1: number, max: number, exact: boolean}} Tile
+ * @typedef {import("./codec.js").SliceId} SliceId
+ * @typedef {import("./codec.js").Slice} Slice
+ * @typedef {import("./codec.js").Tile} Tile
+ * @typedef {import("./codec.js").Header} Header
+ * @typedef {import("./codec.js").Links} Links
+ * @typedef {import("./codec.js").TokenWeights} TokenWeights
+ * @typedef {import("./codec.js").Thumbs} Thumbs
+ * @typedef {import("./codec.js").Regions} Regions
+ * @typedef {import("./codec.js").Overlay} Overlay
  */
 
 const CACHE_BYTES = 192 * 1024 * 1024;
 const MAX_PREFETCH_IN_FLIGHT = 4;
-
-const sliceKey = (s) => `${s.layer}/${s.head}/${s.case}`;
+/** @type {Header} */
+const NO_HEADER = { components: [], component: "", n_layers: 0, n_heads: 0, n_cases: 0, cases: [],
+  tokens: [], query_tokens: [], is_cross: false, tier: "cube", encoding: {}, kernel: false };
 
 export class DataSource {
   /** @param {{send: (msg: object) => void, onReady: () => void, viewId: string}} io */
@@ -36,12 +42,32 @@ export class DataSource {
     this.io = io;
     this.counter = 0;
     this.requestsSent = 0;
-    this.reset({ tier: "cube", cases: [] }, null, "");
+    // Set again by reset(); declared here so that every field has its type.
+    /** @type {Header} */
+    this.meta = NO_HEADER;
+    this.component = "";
+    /** @type {Uint8Array | null} */
+    this.cube = null;
+    /** @type {Map<string, any>} */
+    this.cache = new Map();
+    this.cacheBytes = 0;
+    /** @type {Map<string, {key: string, kind: string, prefetch: boolean}>} id → request */
+    this.inFlight = new Map();
+    /** @type {Map<string, {key: string, msg: object}>} kind → newest wish not sent yet */
+    this.waiting = new Map();
+    /** @type {string | null} */
+    this.lastError = null;
+    this.reset(NO_HEADER, null);
   }
 
-  /** New data (first render, new component or budget): forget everything. */
-  reset(meta, cube, component) {
-    this.meta = meta;
+  /**
+   * New data (first render, new component or budget): forget everything.
+   * @param {Header} header
+   * @param {Uint8Array | null} cube
+   * @param {string} [component] whose replies are kept (the header's)
+   */
+  reset(header, cube, component = header.component) {
+    this.meta = header;
     this.component = component;
     this.cube = cube && cube.byteLength ? cube : null;
     /** @type {Map<string, any>} */
@@ -58,18 +84,16 @@ export class DataSource {
     return this.meta.tier === "cube" && this.cube !== null;
   }
 
-  /** The whole slice, when it is here (cube tier, or it came whole from the kernel). */
+  /**
+   * The whole slice, when it is here (cube tier, or it came whole from the kernel).
+   * @param {SliceId} id
+   * @returns {Slice | null}
+   */
   fullSlice(id) {
     const key = `full/${sliceKey(id)}`;
     const hit = this.touch(key);
-    if (hit || !this.local) return hit;
-    const { n_layers: L, n_heads: H, cases, encoding } = this.meta;
-    const c = cases[id.case];
-    const head = id.head < 0 ? H : id.head;
-    if (!c || id.layer < 0 || id.layer >= L || head > H) throw new Error(`no slice ${sliceKey(id)}`);
-    const start = c.offset + (id.layer * (H + 1) + head) * c.q * c.k;
-    const values = decodeValues(this.cube, encoding.dtype, encoding.scale, start, c.q * c.k);
-    return this.store(key, { values, q: c.q, k: c.k, max: maxOf(values), exact: encoding.dtype === "float32" });
+    if (hit || !this.local || !this.cube) return hit;
+    return this.store(key, cubeSlice(this.meta, this.cube, id));
   }
 
   /**
@@ -96,7 +120,8 @@ export class DataSource {
 
   /**
    * The `top` strongest links of query rows [q0, q1).
-   * @returns {{order: Int32Array, weights: Float32Array, width: number, q0: number, q1: number} | null}
+   * @param {SliceId & {q0: number, q1: number, top: number}} want
+   * @returns {Links | null}
    */
   links(want, prefetch = false) {
     const key = `links/${sliceKey(want)}/${want.q0},${want.q1}/${want.top}`;
@@ -108,7 +133,11 @@ export class DataSource {
     return this.ask(key, msg, prefetch);
   }
 
-  /** Every weight of one token (kind "query": its row; "key": its column). */
+  /**
+   * Every weight of one token (kind "query": its row; "key": its column).
+   * @param {SliceId & {kind: "query" | "key", index: number}} want
+   * @returns {TokenWeights | null}
+   */
   token(want) {
     const key = `token/${sliceKey(want)}/${want.kind}/${want.index}`;
     const hit = this.touch(key);
@@ -121,7 +150,8 @@ export class DataSource {
 
   /**
    * Analysis overlay channels of one slice (compare, stability, evolution), or null.
-   * @returns {{kind: string, channels: Record<string, Float32Array>, k: number, steps: number, scaleMax: number} | null}
+   * @param {SliceId} want
+   * @returns {Overlay | null}
    */
   overlay(want) {
     const key = `overlay/${sliceKey(want)}`;
@@ -130,7 +160,11 @@ export class DataSource {
     return this.ask(key, { type: "overlay", layer: want.layer, head: want.head, case: want.case }, false);
   }
 
-  /** Detected regions of one slice: [[top, left, bottom, right], ...] half-open, strongest first. */
+  /**
+   * Detected regions of one slice: [[top, left, bottom, right], ...] half-open, strongest first.
+   * @param {SliceId} want
+   * @returns {Regions | null}
+   */
   regions(want) {
     const key = `regions/${sliceKey(want)}`;
     const hit = this.touch(key);
@@ -138,7 +172,11 @@ export class DataSource {
     return this.ask(key, { type: "regions", layer: want.layer, head: want.head, case: want.case }, false);
   }
 
-  /** Thumbnails of every head of one layer: values (heads, rows, cols), or null. */
+  /**
+   * Thumbnails of every head of one layer: values (heads, rows, cols), or null.
+   * @param {{layer: number, case: number, size: number}} want
+   * @returns {Thumbs | null}
+   */
   thumbs(want) {
     const key = `thumbs/${want.layer}/${want.case}/${want.size}`;
     const hit = this.touch(key);
@@ -149,7 +187,7 @@ export class DataSource {
       let rows = 0;
       let cols = 0;
       for (let h = 0; h < heads; h++) {
-        const full = this.fullSlice({ layer: want.layer, head: h, case: want.case });
+        const full = /** @type {Slice} */ (this.fullSlice({ layer: want.layer, head: h, case: want.case }));
         const fq = Math.max(1, Math.ceil(full.q / want.size));
         const fk = Math.max(1, Math.ceil(full.k / want.size));
         const p = maxPoolWindow(full.values, full.k, { q0: 0, q1: full.q, k0: 0, k1: full.k }, fq, fk);
@@ -209,7 +247,7 @@ export class DataSource {
    * @returns {boolean} whether it was a data reply
    */
   receive(msg, buffers) {
-    if (!msg || !["tile", "links", "token", "thumbs", "overlay", "regions"].includes(msg.type)) return false;
+    if (!msg || !DATA_KINDS.includes(msg.type)) return false;
     const request = this.inFlight.get(msg.id);
     if (!request) return true;
     this.inFlight.delete(msg.id);
@@ -224,38 +262,15 @@ export class DataSource {
     return true;
   }
 
+  /** Keep a reply, decoded; a whole unpooled tile is also kept as its full slice. */
   keep(key, msg, buffers) {
-    if (msg.type === "tile") {
-      const values = decodeValues(buffers[0], msg.dtype, msg.scale, 0, msg.rows * msg.cols);
-      const exact = msg.dtype === "float32";
-      const tile = { values, rows: msg.rows, cols: msg.cols, fq: msg.fq, fk: msg.fk,
-        q0: msg.q0, q1: msg.q1, k0: msg.k0, k1: msg.k1, max: maxOf(values), exact };
-      this.store(key, tile);
-      const c = this.meta.cases[msg.case];
-      const whole = c && msg.fq === 1 && msg.fk === 1 && msg.q0 === 0 && msg.k0 === 0 && msg.q1 === c.q && msg.k1 === c.k;
-      if (whole) this.store(`full/${sliceKey(msg)}`, { values, q: c.q, k: c.k, max: tile.max, exact });
-    } else if (msg.type === "links") {
-      const n = (msg.q1 - msg.q0) * msg.width;
-      const order = new Int32Array(copyBytes(buffers[0], n * 4));
-      const weights = decodeValues(buffers[1], msg.dtype, msg.scale, 0, n);
-      this.store(key, { order, weights, width: msg.width, q0: msg.q0, q1: msg.q1 });
-    } else if (msg.type === "regions") {
-      this.store(key, { rects: msg.regions });
-    } else if (msg.type === "overlay") {
-      /** @type {Record<string, Float32Array>} */
-      const channels = {};
-      msg.channels.forEach((name, i) => {
-        const count = name === "series" || name === "values" ? msg.q * msg.k * msg.steps : msg.q * msg.k;
-        channels[name] = decodeValues(buffers[i], "float32", 1, 0, count);
-      });
-      this.store(key, { kind: msg.kind, channels, k: msg.k, steps: msg.steps || 0, scaleMax: msg.scale_max });
-    } else if (msg.type === "token") {
-      this.store(key, { values: decodeValues(buffers[0], msg.dtype, msg.scale, 0, msg.count) });
-    } else {
-      const heads = this.meta.n_heads;
-      const values = decodeValues(buffers[0], msg.dtype, msg.scale, 0, heads * msg.rows * msg.cols);
-      this.store(key, { values, heads, rows: msg.rows, cols: msg.cols });
-    }
+    const value = decodeReply(msg, buffers, this.meta);
+    this.store(key, value);
+    if (msg.type !== "tile") return;
+    const tile = /** @type {Tile} */ (value);
+    const c = this.meta.cases[msg.case];
+    const whole = c && tile.fq === 1 && tile.fk === 1 && tile.q0 === 0 && tile.k0 === 0 && tile.q1 === c.q && tile.k1 === c.k;
+    if (whole) this.store(`full/${sliceKey(msg)}`, { values: tile.values, q: c.q, k: c.k, max: tile.max, exact: tile.exact });
   }
 }
 
@@ -263,12 +278,4 @@ function sizeOf(value) {
   let bytes = 64;
   for (const v of Object.values(value)) if (ArrayBuffer.isView(v)) bytes += v.byteLength;
   return bytes;
-}
-
-/** An aligned copy of `length` bytes of a DataView / ArrayBuffer / typed array. */
-function copyBytes(buffer, length) {
-  const src = buffer instanceof ArrayBuffer
-    ? new Uint8Array(buffer, 0, length)
-    : new Uint8Array(buffer.buffer, buffer.byteOffset, length);
-  return new Uint8Array(src).buffer;
 }

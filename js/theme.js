@@ -49,7 +49,10 @@ export function parseColor(color) {
   let m = /^#([0-9a-f]{3})$/i.exec(c);
   if (m) return [...m[1]].map((h) => parseInt(h + h, 16));
   m = /^#([0-9a-f]{6})/i.exec(c);
-  if (m) return [0, 2, 4].map((i) => parseInt(m[1].slice(i, i + 2), 16));
+  if (m) {
+    const hex = m[1];
+    return [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  }
   m = /^rgba?\(\s*([\d.]+)[,\s]+([\d.]+)[,\s]+([\d.]+)/i.exec(c);
   if (m) return [Number(m[1]), Number(m[2]), Number(m[3])];
   return null;

@@ -12,8 +12,7 @@ import torch
 
 import attn_widget as aw
 from attn_widget import wire
-from attn_widget.serve import tiles
-from attn_widget.serve import ReplyCache, Warmup, reply_key
+from attn_widget.serve import ReplyCache, Warmup, reply_key, tiles
 
 
 def wait_for(condition: Any, seconds: float = 20.0) -> None:

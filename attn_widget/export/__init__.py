@@ -16,7 +16,7 @@ notebook's matplotlib settings as they were.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._files import write_atomic
@@ -117,7 +117,7 @@ def render(source: AttentionSource, kind: str, state: ViewState, **options: Any)
         options = {"window": state.window, **options}
     data = source
     layer, head, case, gamma = state.layer, state.head, state.case, state.gamma
-    chosen = state.selection
+    chosen: Mapping[str, Any] | None = state.selection
     q, k = data.shape(case)
     query_tokens, key_tokens = data.query_tokens[case], data.tokens[case]
     with style():

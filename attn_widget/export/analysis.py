@@ -405,7 +405,7 @@ def _disc_paths(rows: np.ndarray, cols: np.ndarray, radius: np.ndarray) -> Path:
     unit = _UNIT_CIRCLE.vertices
     codes = _UNIT_CIRCLE.codes
     assert codes is not None
-    verts = unit[None, :, :] * radius[:, None, None]
+    verts = np.asarray(unit)[None, :, :] * radius[:, None, None]
     verts = verts + np.column_stack([cols + 0.5, rows + 0.5])[:, None, :]
     return Path(verts.reshape(-1, 2), np.tile(codes, rows.size))
 
@@ -533,7 +533,7 @@ def _sparklines(
 
 
 def _signed_ticks(norm: Normalize) -> list[float]:
-    top = float(norm.vmax)
+    top = float(norm.vmax or 0.0)
     values = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10], symmetric=True).tick_values(-top, top)
     return [float(v) for v in values if abs(v) <= top * (1 + 1e-9)]
 

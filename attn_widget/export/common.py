@@ -122,7 +122,7 @@ _GLYPH_WARNING = r"Glyph .* missing from (current )?font"
 @contextlib.contextmanager
 def style() -> Iterator[None]:
     """Pinned rcParams and quiet missing-glyph warnings, restored on exit."""
-    with matplotlib.rc_context(_STYLE), warnings.catch_warnings():
+    with matplotlib.rc_context(_STYLE), warnings.catch_warnings():  # type: ignore[arg-type]
         warnings.filterwarnings("ignore", message=_GLYPH_WARNING)
         yield
 
@@ -391,7 +391,7 @@ def colorbar(
     """The colour bar (real values, the view's power scale) at ``x, y``, 9 pt wide."""
     cax = page.axes(x, y, COLORBAR_WIDTH, height)
     bar = page.fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
-    ticks = tick_values(float(norm.vmax))
+    ticks = tick_values(float(norm.vmax or 0.0))
     bar.set_ticks(ticks, labels=[tick_label(t) for t in ticks])
     bar.outline.set_linewidth(0.4)
     bar.ax.tick_params(labelsize=COLORBAR_FONT, width=0.4, length=2, pad=1.5)
@@ -400,7 +400,7 @@ def colorbar(
 
 def colorbar_extent(norm: PowerNorm) -> float:
     """Width in points the colour bar takes right of its left edge, labels included."""
-    labels = [tick_label(t) for t in tick_values(float(norm.vmax))]
+    labels = [tick_label(t) for t in tick_values(float(norm.vmax or 0.0))]
     return (
         COLORBAR_WIDTH + 3.5 + text_width(labels, COLORBAR_FONT) + 3.0 + 1.3 * (COLORBAR_FONT + 0.5)
     )

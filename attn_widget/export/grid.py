@@ -118,13 +118,15 @@ def grid_panels(
 ) -> tuple[list[tuple[int, int | None, str]], int]:
     """``[(layer, head or None, panel title), ...]`` and the panels per row."""
     layers = range(n_layers) if opts.layers == "all" else [layer]
+    panels: list[tuple[int, int | None, str]]
     if opts.heads == "mean":
         panels = [
             (lay, None, f"layer {lay}" if opts.layers == "all" else "head mean") for lay in layers
         ]
         return panels, opts.per_row or 4
     if opts.layers == "current":
-        return [(layer, h, f"head {h}") for h in range(n_heads)], opts.per_row or 4
+        panels = [(layer, h, f"head {h}") for h in range(n_heads)]
+        return panels, opts.per_row or 4
     panels = [(lay, h, f"L{lay} · H{h}") for lay in layers for h in range(n_heads)]
     # The full grid reads as a table: a row per layer unless told otherwise.
     return panels, opts.per_row or n_heads

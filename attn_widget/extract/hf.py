@@ -255,9 +255,9 @@ def extract_attention(
                     "interface, so its queries and keys cannot be captured; use lazy=False"
                 )
             only = next(iter(components)) if len(components) == 1 else SINGLE
-            for name, layers in eager_attentions(model, run).items():
+            for returned, layers in eager_attentions(model, run).items():
                 for layer in layers:
-                    recorder.add_weights(name or only, layer)
+                    recorder.add_weights(returned or only, layer)
     if recorder.empty:
         raise ValueError(
             f"model: {type(model).__name__} exposes no attention (no layer called transformers' "

@@ -337,7 +337,9 @@ class Recorder:
         cols: torch.Tensor | None,
     ) -> bool:
         """Whether a case's mask, cropped to its tokens, is causal (True) or full (False)."""
-        block = slice_heads(mask, case, 0, 1)[0, 0]
+        sliced = slice_heads(mask, case, 0, 1)
+        assert sliced is not None  # a mask was given
+        block = sliced[0, 0]
         block = _crop(block, rows, cols)
         allowed = block if block.dtype == torch.bool else block > torch.finfo(block.dtype).min / 2
         if bool(allowed.all()):

@@ -136,10 +136,11 @@ class Warmup:
         )
         # Seen from the mean, the nearest heads are those of its layer.
         at = head if head is not None else 0
-        every_head: list[tuple[int, int | None]] = sorted(
+        heads_by_distance = sorted(
             ((lay, h) for lay in range(layers) for h in range(heads)),
             key=lambda c: (abs(c[0] - layer) + abs(c[1] - at), c),
         )
+        every_head: list[tuple[int, int | None]] = list(heads_by_distance)
         # What the view shows first; the other kind after it (a head mean costs
         # a pass per head, so while the view shows heads the means come last).
         cells = means + every_head if head is None else every_head + means

@@ -17,7 +17,7 @@ test("stepping below head 0 is outside the grid, not the head mean", () => {
 
 test("while the mean is shown, the neighbours are other layers' means", () => {
   const got = neighbours({ layer: 11, head: 3, mean: true }, { dl: -1, dh: 0 }, 12, 12);
-  assert.deepEqual(ids(got), ["10/-1", "9/-1", "8/-1"]);
+  assert.deepEqual(ids(got), ["10/null", "9/null", "8/null"]);
 });
 
 test("a single slice has no neighbours", () => {

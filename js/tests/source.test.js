@@ -28,8 +28,8 @@ test("the cube tier slices layer, head, head mean and case in the browser", () =
     cases: [{ q: 1, k: 1, offset: 0 }, { q: 2, k: 2, offset: 4 }] };
   const { s, sent } = source(meta, new Uint8Array(cube.buffer));
   assert.deepEqual([...s.fullSlice({ layer: 1, head: 0, case: 0 }).values], [12]);
-  assert.deepEqual([...s.fullSlice({ layer: 1, head: -1, case: 0 }).values], [13]);
-  assert.deepEqual([...s.fullSlice({ layer: 0, head: -1, case: 1 }).values], [104, 105, 106, 107]);
+  assert.deepEqual([...s.fullSlice({ layer: 1, head: null, case: 0 }).values], [13]);
+  assert.deepEqual([...s.fullSlice({ layer: 0, head: null, case: 1 }).values], [104, 105, 106, 107]);
   const pooled = s.tile({ layer: 1, head: 0, case: 1, q0: 0, q1: 2, k0: 0, k1: 2, rows: 1, cols: 1 });
   assert.deepEqual([...pooled.values], [111]);
   const links = s.links({ layer: 1, head: 0, case: 1, q0: 1, q1: 2, top: 1 });

@@ -16,10 +16,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import jupyter_driver
 import pytest
-from browser_checks import ARTIFACTS
-from jupyter_driver import (
+
+from . import driver as jupyter_driver
+from .browser_checks import ARTIFACTS
+from .driver import (
     App,
     BrowserSession,
     JupyterServer,

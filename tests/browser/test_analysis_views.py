@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_checks import near
-from jupyter_driver import JupyterServer, Notebook, WidgetView
+
+from .browser_checks import near
+from .driver import JupyterServer, Notebook, WidgetView
 
 pytestmark = pytest.mark.browser
 

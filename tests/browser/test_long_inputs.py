@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_checks import VIRIDIS_HIGH, VIRIDIS_LOW, near
-from jupyter_driver import JupyterServer, Notebook, WidgetView
 from pypdf import PdfReader
+
+from .browser_checks import VIRIDIS_HIGH, VIRIDIS_LOW, near
+from .driver import JupyterServer, Notebook, WidgetView
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from jupyter_driver import open_session
+
+from .driver import open_session
 
 MARIMO = shutil.which("marimo", path=os.path.dirname(sys.executable))
 

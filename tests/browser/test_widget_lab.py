@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_checks import (
+
+from .browser_checks import (
     CAUSAL,
     DEMO_SETUP,
     DIAGONAL,
@@ -32,7 +33,7 @@ from browser_checks import (
     stands_out,
     viridis,
 )
-from jupyter_driver import JupyterServer, Notebook, WidgetView
+from .driver import JupyterServer, Notebook, WidgetView
 
 pytestmark = pytest.mark.browser
 

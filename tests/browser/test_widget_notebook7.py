@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_checks import (
+
+from .browser_checks import (
     DIAGONAL,
     PATTERN_SETUP,
     PREVIOUS,
@@ -17,7 +18,7 @@ from browser_checks import (
     near,
     pattern_of,
 )
-from jupyter_driver import JupyterServer, Notebook
+from .driver import JupyterServer, Notebook
 
 pytestmark = pytest.mark.browser
 

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeValues, maxOf } from "../decode.js";
+import { decodeValues, maxOf } from "../codec.js";
 
 test("float32 values decode exactly, from any offset", () => {
   const src = new Float32Array([0.5, 0.25, 0.125, 1]);

@@ -1,0 +1,126 @@
+// The DOM side of pointer and keyboard input: listeners on the pictures and
+// the window, turned into what pointer.js says they mean and handed to the
+// view. Returns a function that removes every listener.
+
+import { Gesture, keyAction } from "./pointer.js";
+import { matrixPoint } from "./geometry.js";
+
+/**
+ * @typedef {import("./lines.js").Focus} Focus
+ * @typedef {{root: HTMLElement, store: import("./store.js").Store,
+ *   heat: import("./heatmap.js").HeatmapPicture, lines: import("./linesview.js").LinesPicture,
+ *   overview: import("./overview.js").OverviewGrid,
+ *   header: () => import("./codec.js").Header | null,
+ *   hover: (hit: Focus, at: {x: number, y: number} | null) => void,
+ *   set: (patch: Partial<import("./store.js").ViewState>) => void,
+ *   click: (hit: Focus) => void, zoom: (factor: number, anchor?: {q: number, k: number}) => void,
+ *   setWindow: (w: import("./store.js").Window | null) => void, paintNow: () => void}} InputHost
+ */
+
+/** (x, y) of a mouse event inside an element. @param {Element} el @param {MouseEvent} event */
+function at(el, event) {
+  const rect = el.getBoundingClientRect();
+  return { x: event.clientX - rect.left, y: event.clientY - rect.top };
+}
+
+/**
+ * @param {InputHost} host
+ * @returns {() => void} dispose
+ */
+export function listenInput(host) {
+  const { root, store, heat, lines, overview } = host;
+  const hc = heat.canvas;
+  const lc = lines.canvas;
+  const heatHit = (/** @type {MouseEvent} */ event) => {
+    const p = at(hc, event);
+    return heat.hit(p.x, p.y);
+  };
+  const linesHit = (/** @type {MouseEvent} */ event) => {
+    const p = at(lc, event);
+    return lines.hit(p.x, p.y);
+  };
+  const inRoot = (/** @type {MouseEvent} */ event) => at(root, event);
+  /** @type {Gesture | null} */
+  let gesture = null;
+
+  hc.addEventListener("mousedown", (event) => {
+    const hit = heatHit(event);
+    if (!heat.layout || event.button !== 0 || !hit || hit.kind !== "cell") return;
+    const p = at(hc, event);
+    const s = store.state;
+    const header = host.header();
+    const full = header ? header.cases[s.case] : { q: 0, k: 0 };
+    const window = s.window || { q0: 0, q1: full.q, k0: 0, k1: full.k };
+    gesture = new Gesture({ x: p.x, y: p.y, start: hit, pan: event.shiftKey, window });
+    // preventDefault stops text selection during a drag, and with it the
+    // focus move: focus the heatmap ourselves so Escape and the keys reach the view.
+    event.preventDefault();
+    hc.focus({ preventScroll: true });
+  });
+  const onMove = (/** @type {MouseEvent} */ event) => {
+    const header = host.header();
+    if (!gesture || !heat.layout || !header) return;
+    const p = at(hc, event);
+    const shown = gesture.move(p.x, p.y, heat.layout, header.cases[store.state.case]);
+    if (!shown) return;
+    if ("window" in shown) store.apply({ window: shown.window, box: null });
+    else store.apply({ box: shown.box });
+  };
+  const onUp = (/** @type {MouseEvent} */ event) => {
+    if (!gesture) return;
+    const done = gesture.end();
+    gesture = null;
+    if (done.kind === "click") host.click(heatHit(event));
+    else {
+      store.apply({ box: null });
+      if (done.kind === "zoom") host.setWindow(done.window);
+    }
+  };
+  window.addEventListener("mousemove", onMove);
+  window.addEventListener("mouseup", onUp);
+  hc.addEventListener("mousemove", (event) => {
+    if (!gesture) host.hover(heatHit(event), inRoot(event));
+  });
+  hc.addEventListener("mouseleave", () => host.hover(null, null));
+  hc.addEventListener("dblclick", () => host.setWindow(null));
+  hc.addEventListener("wheel", (event) => {
+    if (!heat.layout || !heatHit(event)) return;
+    event.preventDefault();
+    const p = at(hc, event);
+    host.zoom(event.deltaY < 0 ? 0.8 : 1.25, matrixPoint(heat.layout, p.x, p.y));
+    // Paint now: the next wheel step must find the layout of this window.
+    host.paintNow();
+  }, { passive: false });
+
+  lc.addEventListener("mousemove", (event) => host.hover(linesHit(event), inRoot(event)));
+  lc.addEventListener("mouseleave", () => host.hover(null, null));
+  lc.addEventListener("click", (event) => host.click(linesHit(event)));
+
+  overview.canvas.addEventListener("click", (event) => {
+    const header = host.header();
+    const p = at(overview.canvas, event);
+    const hit = header && overview.hit(p.x, p.y, header);
+    if (hit) host.set({ layer: hit.layer, head: hit.head, mean: false });
+  });
+
+  root.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      host.set({ selection: null });
+      return;
+    }
+    const target = /** @type {HTMLElement} */ (event.target);
+    if (target && (target.tagName === "INPUT" || target.tagName === "SELECT")) return;
+    const header = host.header();
+    const action = header && keyAction(event.key, store.state, header);
+    if (!action) return;
+    if (action.patch) host.set(action.patch);
+    else if (action.zoom) host.zoom(action.zoom);
+    else host.setWindow(null);
+    event.preventDefault();
+  });
+
+  return () => {
+    window.removeEventListener("mousemove", onMove);
+    window.removeEventListener("mouseup", onUp);
+  };
+}

@@ -1,0 +1,128 @@
+// The widget's DOM: the control row, the toolbar, the picture panels, the
+// overview box and the tooltip. Built once; every text goes in as text.
+
+import { element, slider, checkbox, guardKeys } from "./controls.js";
+
+/**
+ * @typedef {ReturnType<typeof slider>} Slider
+ * @typedef {{root: HTMLElement, componentRow: HTMLElement, componentSelect: HTMLSelectElement,
+ *   sliders: {layer: Slider, head: Slider, case: Slider, gamma: Slider},
+ *   meanBox: {row: HTMLElement, input: HTMLInputElement}, toolbar: HTMLElement,
+ *   overviewButton: HTMLButtonElement, resetZoomButton: HTMLButtonElement,
+ *   regionsButton: HTMLButtonElement, projectorButton: HTMLButtonElement, status: HTMLElement,
+ *   views: HTMLElement, overviewBox: HTMLElement, tooltip: HTMLElement}} Layout
+ * @typedef {{component: (name: string) => void, layer: (v: number) => void, head: (v: number) => void,
+ *   case: (v: number) => void, gamma: (v: number) => void, mean: (on: boolean) => void,
+ *   overview: () => void, resetZoom: () => void, regions: () => void, projector: () => void}} Actions
+ */
+
+export const HELP = [
+  "Hover a token or a cell: its lines and its row / column light up.",
+  "Click: lock the selection · click again or Esc: unlock.",
+  "Heatmap: wheel zooms · drag a box to zoom · shift+drag pans · double-click resets.",
+  "Sliders: arrow keys step the focused slider.",
+  "Keys on the view: [ ] layer · , . head · m mean of heads · + − zoom · 0 reset zoom.",
+].join("\n");
+
+/** @param {string} className @param {string} text @param {Record<string, string>} [attrs] */
+function button(className, text, attrs = {}) {
+  return /** @type {HTMLButtonElement} */ (element("button", { type: "button", class: `aw-button ${className}`, ...attrs }, text));
+}
+
+/**
+ * Build the widget's DOM; `actions` are called on the user's input.
+ * @param {Actions} actions
+ * @returns {Layout}
+ */
+export function buildLayout(actions) {
+  const root = element("div", { class: "aw-root", tabindex: "-1" });
+  guardKeys(root);
+  const controls = element("div", { class: "aw-controls" });
+  const componentRow = element("label", { class: "aw-component" });
+  const componentSelect = /** @type {HTMLSelectElement} */ (element("select", { class: "aw-component-select" }));
+  guardKeys(componentSelect);
+  componentSelect.addEventListener("change", () => actions.component(componentSelect.value));
+  componentRow.append(element("span", { class: "aw-control-name" }, "component"), componentSelect);
+  const int = (/** @type {number} */ v) => String(v);
+  const sliders = {
+    layer: slider({ dim: "layer", label: "layer", min: 0, max: 0, step: 1, format: int, onInput: actions.layer }),
+    head: slider({ dim: "head", label: "head", min: 0, max: 0, step: 1, format: int, onInput: actions.head }),
+    case: slider({ dim: "case", label: "case", min: 0, max: 0, step: 1, format: int, onInput: actions.case }),
+    gamma: slider({ dim: "gamma", label: "contrast γ", min: 0.1, max: 5, step: 0.05, format: (v) => v.toFixed(2), onInput: actions.gamma }),
+  };
+  const meanBox = checkbox({ label: "mean of heads", onChange: actions.mean });
+  controls.append(componentRow, sliders.layer.row, sliders.head.row, meanBox.row, sliders.case.row, sliders.gamma.row);
+
+  const toolbar = element("div", { class: "aw-toolbar" });
+  const overviewButton = button("aw-overview-toggle", "overview", { "aria-pressed": "false" });
+  overviewButton.addEventListener("click", actions.overview);
+  const resetZoomButton = button("aw-reset-zoom", "reset zoom", { hidden: "" });
+  resetZoomButton.addEventListener("click", actions.resetZoom);
+  const regionsButton = button("aw-regions-toggle", "regions", {
+    "aria-pressed": "false", title: "draw the regions that stand out (attn_widget.regions)",
+  });
+  regionsButton.addEventListener("click", actions.regions);
+  const projectorButton = button("aw-projector-toggle", "projector", {
+    "aria-pressed": "false", title: "large type, thick lines, high contrast: for a projector",
+  });
+  projectorButton.addEventListener("click", actions.projector);
+  const help = element("span", { class: "aw-button aw-help", tabindex: "0", title: HELP, "aria-label": HELP }, "?");
+  const status = element("span", { class: "aw-status", role: "status", "aria-live": "polite" });
+  toolbar.append(overviewButton, regionsButton, projectorButton, resetZoomButton, help, status);
+
+  const views = element("div", { class: "aw-views" });
+  const overviewBox = element("div", { class: "aw-overview", hidden: "" });
+  const tooltip = element("div", { class: "aw-tooltip", role: "tooltip", hidden: "" });
+  root.append(controls, toolbar, views, overviewBox, tooltip);
+  return {
+    root, componentRow, componentSelect, sliders, meanBox, toolbar, overviewButton, resetZoomButton,
+    regionsButton, projectorButton, status, views, overviewBox, tooltip,
+  };
+}
+
+/**
+ * Show the state in the controls (a Python-side change moves them too).
+ * @param {Layout} ui
+ * @param {import("./codec.js").Header} header
+ * @param {import("./store.js").ViewState} s
+ */
+export function syncControls(ui, header, s) {
+  ui.sliders.layer.set(s.layer, 0, header.n_layers - 1);
+  ui.sliders.head.set(s.head, 0, header.n_heads - 1);
+  ui.sliders.case.set(s.case, 0, header.n_cases - 1);
+  ui.sliders.gamma.set(s.gamma);
+  ui.sliders.head.input.classList.toggle("aw-inactive", s.mean);
+  ui.meanBox.input.checked = s.mean;
+  ui.meanBox.input.disabled = header.n_heads < 2;
+  ui.componentSelect.value = s.component;
+  ui.root.classList.toggle("aw-large", s.large);
+  ui.projectorButton.setAttribute("aria-pressed", String(s.large));
+  ui.overviewBox.hidden = !s.overview;
+  ui.overviewButton.setAttribute("aria-pressed", String(s.overview));
+  ui.regionsButton.setAttribute("aria-pressed", String(s.regions));
+  ui.resetZoomButton.hidden = !s.window;
+}
+
+/**
+ * New data: the component choice lists the data's components.
+ * @param {Layout} ui
+ * @param {import("./codec.js").Header} header
+ */
+export function showComponents(ui, header) {
+  ui.componentSelect.replaceChildren(...header.components.map((name) => element("option", { value: name }, name)));
+  ui.componentRow.hidden = header.components.length < 2;
+}
+
+/**
+ * A status line: "loading…", an error (as an alert), or a message.
+ * @param {Layout} ui
+ * @param {string} text
+ * @param {boolean} [isError]
+ * @param {string} [kind]
+ */
+export function showStatus(ui, text, isError = false, kind = "") {
+  ui.status.textContent = text;
+  ui.status.classList.toggle("aw-error", isError);
+  ui.status.dataset.kind = kind;
+  ui.status.setAttribute("role", isError ? "alert" : "status");
+}

@@ -1,0 +1,1 @@
+"""attn_widget's tests: pytest (unit, extraction, export), browser tests, golden wire buffers."""
