@@ -12,7 +12,6 @@ from typing import Any
 
 from . import wire
 from .data import AttentionData, AttentionSource
-from .export import render_analysis_pdf
 from .overlays import Overlay
 from .serve import Handler
 from .state import ViewState
@@ -47,6 +46,9 @@ class AnalysisWidget(AttentionWidget):
     def _render(self, kind: str, **options: Any) -> bytes:
         if kind != self._overlay.kind:
             return super()._render(kind, **options)
+        # matplotlib takes most of a second to import: only a figure loads it.
+        from .export import render_analysis_pdf
+
         state: ViewState = self.state
         channels, scale_max, _ = self._overlay.channels(state.layer, state.head, state.case)
         return render_analysis_pdf(

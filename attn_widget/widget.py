@@ -20,7 +20,8 @@ from typing import Any
 import anywidget
 import traitlets
 
-from . import export, html, io, wire
+from . import html, io, wire
+from ._files import write_atomic
 from .data import AttentionData, AttentionSource
 from .payload import view_payload
 from .serve import Handler, Server
@@ -256,6 +257,9 @@ class AttentionWidget(anywidget.AnyWidget):
 
     # ----------------------------------------------------------- export, files
     def _render(self, kind: str, **options: Any) -> bytes:
+        # matplotlib takes most of a second to import: only a figure loads it.
+        from . import export
+
         state = self.state
         return export.render_pdf(
             self.data,
@@ -274,7 +278,7 @@ class AttentionWidget(anywidget.AnyWidget):
         The write is atomic and replaces an existing file at ``path``, since
         the caller named it. Returns the written path.
         """
-        return export.write_atomic(path, self._render(kind, **options))
+        return write_atomic(path, self._render(kind, **options))
 
     def to_json(self, path: str | pathlib.Path) -> pathlib.Path:
         """Write the current component and case as JSON (see :func:`attn_widget.io.to_json`)."""

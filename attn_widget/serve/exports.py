@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from .. import export
 from .._files import write_new
 from ..state import ViewState
 from ..wire import Reply
@@ -26,6 +25,9 @@ def answer_export(
     request: Mapping[str, Any], render: Render, state: ViewState, export_dir: str | None
 ) -> Reply:
     """The reply to ``{"type": "export", "id", "kind", "window"?}``: the PDF, or the error."""
+    # matplotlib takes most of a second to import: only a figure loads it.
+    from .. import export
+
     kind = request.get("kind", "heatmap")
     ident = request.get("id")
     reply: dict[str, Any] = {
