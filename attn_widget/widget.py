@@ -81,17 +81,19 @@ class AttentionWidget(anywidget.AnyWidget):
     _esm = _bundle("widget.js", _MISSING_BUNDLE)
     _css = _bundle("widget.css", "")
 
-    layer = traitlets.Int(0).tag(sync=True)
-    head = traitlets.Int(0).tag(sync=True)
+    # Typed by our own checks (attn_widget.state), not traitlets': a bad value
+    # is the documented ValueError that says what was expected.
+    layer = traitlets.Any(0).tag(sync=True)
+    head = traitlets.Any(0).tag(sync=True)
     head_mean = traitlets.Bool(False).tag(sync=True)
-    case = traitlets.Int(0).tag(sync=True)
-    gamma = traitlets.Float(1.0).tag(sync=True)
+    case = traitlets.Any(0).tag(sync=True)
+    gamma = traitlets.Any(1.0).tag(sync=True)
     component = traitlets.Unicode("").tag(sync=True)
     # Projector mode: large type, thick lines, high-contrast colours.
     large = traitlets.Bool(False).tag(sync=True)
     # The view's locked selection: {"kind": "query"|"key", "index": i} or
     # {"kind": "cell", "q": i, "k": j}; None when nothing is locked.
-    selection = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    selection = traitlets.Any(None).tag(sync=True)
     byte_budget = traitlets.Int(DEFAULT_BYTE_BUDGET)
     export_dir = traitlets.Unicode(None, allow_none=True)
 
