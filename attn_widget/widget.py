@@ -42,9 +42,11 @@ export default { render({ el }) {
 _STATE_TRAITS = ("layer", "head", "head_mean", "case", "gamma", "selection", "large")
 
 
-def _bundle(name: str, fallback: str) -> pathlib.Path | str:
+def _bundle(name: str, fallback: str) -> str:
+    """The built bundle's text. As a string, not a Path: anywidget watches a Path
+    for changes with a callback that holds every widget made, so none was freed."""
     path = _STATIC / name
-    return path if path.exists() else fallback
+    return path.read_text(encoding="utf-8") if path.exists() else fallback
 
 
 def _check_budget(budget: Any) -> None:
@@ -56,6 +58,17 @@ def _components(attentions: Any, tokens: Any, **layout: Any) -> dict[str, Attent
     """Name -> source from what a user passes: weights, a source, or a mapping of sources."""
     if attentions is None:
         raise ValueError("attentions: expected attention weights or AttentionData; got None")
+    given = [
+        name
+        for name, value in (("tokens", tokens), *layout.items())
+        if value not in (None, "right")
+    ]
+    if given and isinstance(attentions, (Mapping, AttentionSource)):
+        # Nothing the user passes is dropped: the source has its own tokens.
+        raise ValueError(
+            f"{given[0]}: the attention given is an {type(attentions).__name__}, which holds its "
+            f"own tokens; pass {given[0]}= when making it, e.g. AttentionData(weights, tokens)"
+        )
     if isinstance(attentions, Mapping):
         components = dict(attentions)
         if not components or not all(isinstance(d, AttentionSource) for d in components.values()):
@@ -227,6 +240,47 @@ class AttentionWidget(anywidget.AnyWidget):
     @traitlets.observe("case")
     def _drop_selection(self, change: dict[str, Any]) -> None:
         self.set_trait("selection", None)
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """A state update from the view, checked as a Python assignment would be.
+
+        A bad one changes nothing: the view is told why (its status line) and
+        sent the current values back, and the widget goes on working.
+        """
+        try:
+            self._check_update(sync_data)
+        except ValueError as error:
+            self.send({"type": "error", "error": str(error)})
+            self.send_state([name for name in sync_data if name in self.keys])
+            return
+        super().set_state(sync_data)
+
+    def _check_update(self, update: Mapping[str, Any]) -> None:
+        if not isinstance(update, Mapping):
+            raise ValueError(f"update: expected an object of traits, got {type(update).__name__}")
+        unknown = sorted(set(update) - {*_STATE_TRAITS, "component"})
+        if unknown:
+            raise ValueError(
+                f"update: the view may set {', '.join(sorted({*_STATE_TRAITS, 'component'}))}; "
+                f"got {unknown[0]!r}"
+            )
+        component = update.get("component", self.component)
+        if component not in self._components:
+            raise ValueError(
+                f"component: expected one of {list(self._components)}, got {component!r}"
+            )
+        data = self._components[component]
+        state = ViewState(
+            layer=update.get("layer", self.layer),
+            head=update.get("head", self.head),
+            case=update.get("case", self.case),
+            gamma=update.get("gamma", self.gamma),
+            selection=update.get("selection", self.selection),
+        )
+        state.check(data)
+        for flag in ("head_mean", "large"):
+            if not isinstance(update.get(flag, False), bool):
+                raise ValueError(f"{flag}: expected true or false, got {update[flag]!r}")
 
     # ------------------------------------------------------- data and requests
     def _publish(self) -> None:

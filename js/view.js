@@ -76,7 +76,9 @@ export class AttentionView {
       this.schedule();
     });
     this.onMessage = (/** @type {any} */ msg, /** @type {any[]} */ buffers) => {
-      if (!this.source.receive(msg, buffers)) this.exports.receive(msg, buffers);
+      // The kernel refused a state change (it sends the current values back).
+      if (msg && msg.type === "error") showStatus(this.ui, `error: ${msg.error}`, true, "error-state");
+      else if (!this.source.receive(msg, buffers)) this.exports.receive(msg, buffers);
     };
     model.on("msg:custom", this.onMessage);
     // Follow the notebook's light/dark switch.

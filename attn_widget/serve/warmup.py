@@ -10,7 +10,9 @@ widget the user touched last runs.
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
@@ -26,6 +28,23 @@ __all__ = ["Warmup"]
 # shared with a widget a re-run cell left behind.
 _active: Warmup | None = None
 _active_lock = threading.Lock()
+# Every warm-up with a thread, to be stopped when the interpreter exits.
+_threads: weakref.WeakSet[Warmup] = weakref.WeakSet()
+# How long exit waits for a tile under way (a head mean at 8,192 tokens takes seconds).
+EXIT_TIMEOUT = 30.0
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop every warm-up and wait for its thread before the interpreter tears down.
+
+    A daemon thread still inside a torch kernel when torch's thread pool is
+    destroyed aborts the process ("terminate called without an active
+    exception"): a script or a kernel that exits while a lazy widget warms up
+    must let the tile under way finish first.
+    """
+    for warmup in list(_threads):
+        warmup.stop(timeout=EXIT_TIMEOUT)
 
 
 class Warmup:
@@ -72,6 +91,7 @@ class Warmup:
                 self._thread = threading.Thread(
                     target=self._run, name="attn_widget-warmup", daemon=True
                 )
+                _threads.add(self)
                 self._thread.start()
             self._wake.notify()
 
