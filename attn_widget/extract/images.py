@@ -97,6 +97,11 @@ def _one(value: Any, i: int, model_name: str) -> np.ndarray:
             )
     else:
         raise ValueError(f"{model_name}: takes {TAKES}; got {where}: {describe(value)}")
+    if array.ndim == 1:
+        raise ValueError(
+            f"{model_name}: takes {TAKES}; got {where}, a 1-D array of {array.shape[0]} values "
+            "(a waveform? this is an image model)"
+        )
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3:

@@ -89,8 +89,11 @@ def image_from_png(data: np.ndarray, what: str = "image") -> np.ndarray:
     raw = np.asarray(data, dtype=np.uint8).tobytes()
     if not raw.startswith(b"\x89PNG\r\n\x1a\n"):
         raise ValueError(f"{what}: expected the bytes of a PNG file, got {raw[:8]!r}")
-    with _pillow().open(io.BytesIO(raw), formats=["PNG"]) as picture:
-        return np.asarray(picture.convert("RGB"), dtype=np.uint8).copy()
+    try:
+        with _pillow().open(io.BytesIO(raw), formats=["PNG"]) as picture:
+            return np.asarray(picture.convert("RGB"), dtype=np.uint8).copy()
+    except OSError as error:  # a damaged file: Pillow's errors are OSErrors
+        raise ValueError(f"{what}: a damaged PNG ({error})") from error
 
 
 def media_arrays(source: Any, prefix: str) -> dict[str, np.ndarray]:
