@@ -140,8 +140,10 @@ def as_images(images: Any, model_name: str, channels: int) -> list[np.ndarray]:
         items = list(images)
     elif (isinstance(images, np.ndarray) or _is_tensor(images)) and images.ndim == 4:
         items = list(images)  # a batch: one case per image
-    else:
+    elif is_image_like(images):
         items = [images]
+    else:
+        raise ValueError(f"{model_name}: takes {TAKES}; got {describe(images)}")
     out = [_one(value, i, model_name) for i, value in enumerate(items)]
     for i, array in enumerate(out):
         if array.shape[2] != channels:
