@@ -65,6 +65,11 @@ def _one(value: Any, i: int, name: str, rate: int) -> np.ndarray:
             array = np.array(value, copy=True)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{name}: takes {_takes(rate)}; got {describe(value)}") from error
+    if array.ndim >= 3:
+        raise ValueError(
+            f"{name}: takes {_takes(rate)}; got {describe(value)} (an image? this is an audio "
+            "model)"
+        )
     if array.ndim != 1:
         raise ValueError(
             f"{name}: takes {_takes(rate)}; got waveform {i} of shape {array.shape} (for "
