@@ -14,8 +14,10 @@ from typing import Any
 
 from . import io, overlays
 from .data import AttentionSource
-from .extract import extract_attention
-from .extract import media  # images, audio, image+text (issue 14)
+from .extract import (
+    extract_attention,
+    media,  # images, audio, image+text (issue 14)
+)
 from .views import AnalysisWidget
 from .widget import AttentionWidget
 

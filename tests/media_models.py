@@ -13,17 +13,35 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
-import transformers  # noqa: E402
-from tokenizers import Tokenizer  # noqa: E402
-from tokenizers.models import WordLevel  # noqa: E402
-from tokenizers.pre_tokenizers import Whitespace  # noqa: E402
-from tokenizers.processors import TemplateProcessing  # noqa: E402
-from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil  # noqa: E402
-from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil  # noqa: E402
+import torch
+import transformers
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
+from tokenizers.pre_tokenizers import Whitespace
+from tokenizers.processors import TemplateProcessing
+from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
 
 TINY = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4}
-WORDS = "a dog cat on the table photo of what is ? USER: ASSISTANT: hello world sat mat".split()
+WORDS = [
+    "a",
+    "dog",
+    "cat",
+    "on",
+    "the",
+    "table",
+    "photo",
+    "of",
+    "what",
+    "is",
+    "?",
+    "USER:",
+    "ASSISTANT:",
+    "hello",
+    "world",
+    "sat",
+    "mat",
+]
 
 
 def seeded(seed: int = 0) -> None:
@@ -51,7 +69,7 @@ def clip_processor(side: int = 16) -> Any:
 
 
 def vision_model(kind: str) -> Any:
-    """ViT, DeiT (with teacher head), DINOv2, DINOv2 with 4 registers, CLIP vision: 16x16, 4x4 patches."""
+    """ViT, DeiT (teacher head), DINOv2, DINOv2 + 4 registers, CLIP vision: 16x16, 4x4 patches."""
     seeded()
     common = {"image_size": 16, "patch_size": 4, **TINY}
     if kind == "vit":
@@ -99,7 +117,11 @@ def word_tokenizer(*, template: bool = False, image_token: bool = False) -> Any:
             single="<s> $A </s>", special_tokens=[("<s>", 2), ("</s>", 3)]
         )
     fast = transformers.PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
     )
     if image_token:
         fast.add_special_tokens({"additional_special_tokens": ["<image>"]})

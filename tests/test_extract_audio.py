@@ -1,4 +1,4 @@
-"""Whisper: encoder positions in seconds, decoder tokens, cross-attention (tiny, random, offline)."""
+"""Whisper: encoder positions in seconds, decoder tokens, cross-attention; tiny and offline."""
 
 from __future__ import annotations
 

@@ -108,7 +108,9 @@ def test_llava_sequence_equals_eager_with_image_tokens_as_patches(
     assert language.meta["text"][1] == "<image>\nwhat is on the table ?"
     image_id = model.config.image_token_id
     for case in range(2):
-        inputs = processor(images=images[case], text=language.meta["text"][case], return_tensors="pt")
+        inputs = processor(
+            images=images[case], text=language.meta["text"][case], return_tensors="pt"
+        )
         out = mm.eager(model, **inputs)
         for layer in range(2):
             np.testing.assert_allclose(

@@ -1,4 +1,4 @@
-"""Attention over image patches: ViT, DeiT, DINOv2 (+ registers), CLIP vision (tiny, random, offline)."""
+"""Attention over image patches: ViT, DeiT, DINOv2 (+ registers), CLIP vision; tiny and offline."""
 
 from __future__ import annotations
 
@@ -222,7 +222,9 @@ def test_an_image_given_to_a_text_model_is_refused_naming_the_model() -> None:
     bert = mm.transformers.BertModel(
         mm.transformers.BertConfig(vocab_size=50, intermediate_size=64, **mm.TINY)
     )
-    with pytest.raises(ValueError, match=r"BertModel: takes text .*got ndarray of shape \(16, 16, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"BertModel: takes text .*got ndarray of shape \(16, 16, 3\)"
+    ):
         aw.from_model(bert, mm.word_tokenizer(), mm.image(16, 16))
     with pytest.raises(ValueError, match="BertModel: takes text"):
         aw.from_model(bert, mm.word_tokenizer(), [PIL.fromarray(mm.image(16, 16))])
@@ -282,10 +284,10 @@ def test_weights_that_break_the_model_rules_are_refused_naming_component_and_lay
     rows[1, 0, 2] = [0.5, 0.4, 0.0]
     with pytest.raises(ValueError, match=r"vision layer 1 \(case 0, head 0\): query row 2 sums"):
         check_weights({"vision": aw.AttentionData(rows)}, {"vision": False})
-    with pytest.raises(ValueError, match="text layer 0 .* causal layer gives weight to later"):
+    with pytest.raises(ValueError, match=r"text layer 0 .* causal layer gives weight to later"):
         check_weights({"text": aw.AttentionData(good)}, {"text": True})
     causal = np.tril(np.ones((3, 3), dtype=np.float32))
     causal /= causal.sum(axis=1, keepdims=True)
-    with pytest.raises(ValueError, match="vision layer 0 .* no weight above the diagonal"):
+    with pytest.raises(ValueError, match=r"vision layer 0 .* no weight above the diagonal"):
         check_weights({"vision": aw.AttentionData(causal[None, None])}, {"vision": False})
     check_weights({"text": aw.AttentionData(causal[None, None])}, {"text": True})

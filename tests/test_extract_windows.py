@@ -68,7 +68,9 @@ def test_each_stage_equals_eager_window_weights_placed_by_the_library(
 
 def test_the_window_formula_is_the_library_cut() -> None:
     for grid, shift in ((16, 0), (16, 2), (8, 2), (4, 0)):
-        np.testing.assert_array_equal(window_positions(grid, grid, 4, shift), _library_windows(grid, 4, shift))
+        np.testing.assert_array_equal(
+            window_positions(grid, grid, 4, shift), _library_windows(grid, 4, shift)
+        )
     # A non-square grid: windows run row-major over (rows / 4) x (cols / 4).
     rows = window_positions(8, 12, 4, 2)
     assert rows.shape == (6, 16) and sorted(rows.reshape(-1)) == list(range(96))

@@ -122,7 +122,7 @@ def _feature_extractor(processor: Any, name: str) -> Any:
 
 
 def _check_features(model: Any, extractor: Any, waves: list[np.ndarray], rate: Any) -> int:
-    """The sampling rate, after checking the waveforms fit the model; raises before anything runs."""
+    """The sampling rate, once the waveforms are checked to fit the model (before anything runs)."""
     name, config = type(model).__name__, model.config
     expected_rate = int(extractor.sampling_rate)
     if rate is not None and int(rate) != expected_rate:
@@ -177,7 +177,9 @@ def _generated(model: Any, features: Any, tokenizer: Any, max_new_tokens: int) -
         )
     with torch.no_grad():
         out = model.generate(
-            input_features=features, max_new_tokens=int(max_new_tokens), return_dict_in_generate=True
+            input_features=features,
+            max_new_tokens=int(max_new_tokens),
+            return_dict_in_generate=True,
         )
     eos = getattr(model.generation_config, "eos_token_id", None)
     ends = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
@@ -234,12 +236,12 @@ def extract_whisper(
     tokenizer = getattr(processor, "tokenizer", None)
     waves = as_waveforms(audio, name, int(extractor.sampling_rate))
     rate = _check_features(model, extractor, waves, sampling_rate)
-    if target is not None and not (isinstance(target, str) and target == TRANSCRIPT):
-        if tokenizer is None:
-            raise ValueError(
-                f"target: a transcript text needs a tokenizer; {type(processor).__name__} has "
-                "none (pass a WhisperProcessor, or target='transcript' to let the model write one)"
-            )
+    forced = target is not None and not (isinstance(target, str) and target == TRANSCRIPT)
+    if forced and tokenizer is None:
+        raise ValueError(
+            f"target: a transcript text needs a tokenizer; {type(processor).__name__} has "
+            "none (pass a WhisperProcessor, or target='transcript' to let the model write one)"
+        )
     features = extractor(
         [w.astype(np.float64) for w in waves], sampling_rate=rate, return_tensors="pt"
     )["input_features"]
@@ -300,7 +302,9 @@ def extract_whisper(
     capture_once(model, recorder, lambda: runner(**inputs))
     sources = recorder.result(meta)
     bins = positions * ENVELOPE_BINS_PER_POSITION
-    strip = Media(envelopes=[envelope(w, rate * spp / ENVELOPE_BINS_PER_POSITION, bins) for w in waves])
+    strip = Media(
+        envelopes=[envelope(w, rate * spp / ENVELOPE_BINS_PER_POSITION, bins) for w in waves]
+    )
     durations = [len(w) / rate for w in waves]
     audio_meta = {
         "kind": "audio",

@@ -50,13 +50,13 @@ def _check_block(
     sums = block.sum(axis=-1, dtype=np.float64)
     worst = np.abs(sums - 1.0)
     if worst.size and float(worst.max()) > tolerance:
-        head, row = np.unravel_index(int(worst.argmax()), worst.shape)
+        at_head, at_row = (int(i) for i in np.unravel_index(int(worst.argmax()), worst.shape))
         raise _fail(
             name,
             layer,
             case,
-            int(head),
-            f"query row {row0 + int(row)} sums to {float(sums[head, row]):.6g}, not 1",
+            at_head,
+            f"query row {row0 + at_row} sums to {float(sums[at_head, at_row]):.6g}, not 1",
         )
     rows = np.arange(row0, row0 + block.shape[1])[:, None]
     above = np.arange(k)[None, :] > rows + (k - q)  # the causal triangle, bottom-right aligned
@@ -70,7 +70,11 @@ def _check_block(
         if float(given.min()) == 0.0:
             head = int(given.argmin())
             raise _fail(
-                name, layer, case, head, "no weight above the diagonal in a layer that is not causal"
+                name,
+                layer,
+                case,
+                head,
+                "no weight above the diagonal in a layer that is not causal",
             )
     if blocked is not None:
         mask = blocked[row0 : row0 + block.shape[1]]

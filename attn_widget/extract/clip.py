@@ -98,7 +98,9 @@ def extract_clip(
             return model(**inputs)
         if "pixel_values" in inputs:
             return model.vision_model(pixel_values=inputs["pixel_values"])
-        return model.text_model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        return model.text_model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]
+        )
 
     output = capture_once(model, recorder, run)
     logits = getattr(output, "logits_per_image", None)

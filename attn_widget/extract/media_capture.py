@@ -35,7 +35,7 @@ def model_name(model: Any) -> str:
 
 
 def full_axis(tokens: Sequence[Sequence[str]]) -> Any:
-    """An :class:`~attn_widget.extract.record.Axis` over positions that are all real (no padding)."""
+    """An :class:`~attn_widget.extract.record.Axis` whose positions are all real (no padding)."""
     import torch
 
     from .record import Axis
@@ -49,7 +49,7 @@ def full_axis(tokens: Sequence[Sequence[str]]) -> Any:
 
 
 def module_names(parts: Mapping[str, Any], default: str) -> Callable[[Any], str]:
-    """module -> component: the first of ``parts`` (name -> submodule) holding it, else ``default``."""
+    """module -> component: the first of ``parts`` (name -> module) holding it, else ``default``."""
     names: dict[int, str] = {}
     for name, root in parts.items():
         for module in root.modules():

@@ -57,7 +57,7 @@ class Media:
 
 def attach_media(source: Any, media: Media) -> Any:
     """Give ``source`` its arrays (``source.media``); returns the source."""
-    setattr(source, MEDIA, media)  # noqa: B010 - sources declare no such attribute
+    setattr(source, MEDIA, media)
     return source
 
 

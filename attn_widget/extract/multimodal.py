@@ -40,7 +40,9 @@ def _prompts(text: Any, cases: int, name: str) -> list[str]:
         raise ValueError(f"{name}: takes an image and a text prompt (text=...); got no text")
     texts = [text] if isinstance(text, str) else text
     if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
-        raise ValueError(f"{name}: text: expected a string or a list of strings, got {describe(text)}")
+        raise ValueError(
+            f"{name}: text: expected a string or a list of strings, got {describe(text)}"
+        )
     texts = list(texts)
     if len(texts) == 1 and cases > 1:
         return texts * cases

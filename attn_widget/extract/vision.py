@@ -1,4 +1,4 @@
-"""Vision transformers whose tokens are a prefix and a row-major patch grid: ViT, DeiT, DINOv2, CLIP.
+"""Vision transformers whose tokens are a prefix then a row-major patch grid (ViT, DeiT, DINOv2).
 
 Token order, checked in MULTIMODAL-NOTES by moving one pixel:
 
@@ -62,9 +62,7 @@ def tower_tokens(prefix: list[str], grid: PatchGrid) -> list[str]:
     return [*prefix, *grid.labels()]
 
 
-def tower_component(
-    prepared: Prepared, prefix: list[str]
-) -> tuple[Any, dict[str, Any], Media]:
+def tower_component(prepared: Prepared, prefix: list[str]) -> tuple[Any, dict[str, Any], Media]:
     """The Component of a vision tower over ``prepared`` images, its media meta and arrays."""
     from .record import Component
 

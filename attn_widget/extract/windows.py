@@ -37,7 +37,10 @@ def stage_name(stage: int) -> str:
 def window_positions(rows: int, cols: int, size: int, shift: int) -> np.ndarray:
     """``(windows, size²)``: the flat grid position (``r·cols + c``) of each window's tokens."""
     wr, wc, tr, tc = np.meshgrid(
-        np.arange(rows // size), np.arange(cols // size), np.arange(size), np.arange(size),
+        np.arange(rows // size),
+        np.arange(cols // size),
+        np.arange(size),
+        np.arange(size),
         indexing="ij",
     )
     r = (wr * size + tr + shift) % rows
@@ -86,7 +89,9 @@ class WindowRecorder:
         from .weights import attention_weights, scaling_of
 
         if id(module) not in self.where:
-            raise ValueError(f"{type(module).__name__} is not an attention block of this Swin model")
+            raise ValueError(
+                f"{type(module).__name__} is not an attention block of this Swin model"
+            )
         self.calls += 1
         s, b = self.where[id(module)]
         stage = self.stages[s]
