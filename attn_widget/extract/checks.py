@@ -20,6 +20,8 @@ __all__ = ["check_weights"]
 # Rows checked per layer and head of a lazy source: computing all of them is
 # what lazy avoids; the first block shows a wrong scaling or mask as well.
 LAZY_ROWS = 128
+# Values checked at once (heads x rows x keys): bounds the temporary arrays to a few MB.
+BLOCK_VALUES = 1 << 20
 # |row sum - 1| allowed: float32 sums of thousands of keys, or float16 storage.
 _TOLERANCE = {np.dtype(np.float32): 1e-4, np.dtype(np.float16): 2e-3}
 
@@ -46,7 +48,7 @@ def _check_block(
     blocked: np.ndarray | None,
     tolerance: float,
 ) -> None:
-    """``block`` is ``(heads, rows, k)``: rows ``row0 ..`` of a ``q x k`` matrix."""
+    """``block`` is ``(heads, rows, k)`` float32: rows ``row0 ..`` of a ``q x k`` matrix."""
     sums = block.sum(axis=-1, dtype=np.float64)
     worst = np.abs(sums - 1.0)
     if worst.size and float(worst.max()) > tolerance:
@@ -60,12 +62,13 @@ def _check_block(
         )
     rows = np.arange(row0, row0 + block.shape[1])[:, None]
     above = np.arange(k)[None, :] > rows + (k - q)  # the causal triangle, bottom-right aligned
-    if causal:
-        leaked = np.where(above[None], block, 0).max(axis=(1, 2)) if above.any() else None
-        if leaked is not None and float(leaked.max()) > 0:
+    if causal and above.any():
+        leaked = np.where(above[None], block, 0).max(axis=(1, 2))
+        if float(leaked.max()) > 0:
             head = int(leaked.argmax())
             raise _fail(name, layer, case, head, "a causal layer gives weight to later keys")
-    elif q > 1 and above.any() and blocked is None:
+    # Once per layer (its first rows): a layer without a mask has weight above the diagonal.
+    if not causal and blocked is None and row0 == 0 and q > 1 and above.any():
         given = np.where(above[None], block, 0).max(axis=(1, 2))
         if float(given.min()) == 0.0:
             head = int(given.argmin())
@@ -93,7 +96,8 @@ def check_weights(
     """Check every component's weights (see the module docstring); raise on the first fault.
 
     ``causal[name]`` says whether the component is causal; ``blocked[name](layer)``
-    gives a ``(q, k)`` boolean array of positions that must be 0, or None.
+    gives a ``(q, k)`` boolean array of positions that must be 0, or None. Rows
+    are checked a block at a time, so the temporary memory stays small.
     """
     for name, source in sources.items():
         is_causal = bool(causal.get(name, False))
@@ -103,24 +107,27 @@ def check_weights(
             q, k = source.shape(case)
             values = None if lazy else source.case_values(case)
             tolerance = _TOLERANCE.get(np.dtype(values.dtype) if values is not None else None, 1e-4)
+            step = max(1, BLOCK_VALUES // max(1, source.n_heads * k))
             for layer in range(source.n_layers):
                 mask = masks(layer) if masks is not None else None
-                if values is not None:
-                    block = np.asarray(values[layer], dtype=np.float32)
-                else:
-                    stop = min(q, LAZY_ROWS)
-                    block = np.stack(
-                        [source.rows(layer, h, case, 0, stop) for h in range(source.n_heads)]
+                stop = q if values is not None else min(q, LAZY_ROWS)
+                for row0 in range(0, stop, step):
+                    row1 = min(stop, row0 + step)
+                    if values is not None:
+                        block = np.asarray(values[layer, :, row0:row1], dtype=np.float32)
+                    else:
+                        block = np.stack(
+                            [source.rows(layer, h, case, row0, row1) for h in range(source.n_heads)]
+                        )
+                    _check_block(
+                        name,
+                        layer,
+                        case,
+                        block,
+                        row0,
+                        k,
+                        q,
+                        causal=is_causal,
+                        blocked=mask,
+                        tolerance=tolerance,
                     )
-                _check_block(
-                    name,
-                    layer,
-                    case,
-                    block,
-                    0,
-                    k,
-                    q,
-                    causal=is_causal,
-                    blocked=mask,
-                    tolerance=tolerance,
-                )
