@@ -181,3 +181,20 @@ def test_llava_widget_save_and_load_keep_the_image_positions(
         np.testing.assert_array_equal(
             media_of(loaded.components[name]).images[0], media_of(widget.components[name]).images[0]
         )
+
+
+def test_lazy_llava_with_grouped_query_heads_matches_the_full_weights(
+    llava: tuple[Any, Any],
+) -> None:
+    model, processor = llava
+    images = [mm.image(16, 16, seed=7), mm.image(16, 16, seed=8)]
+    prompts = ["<image> a dog", "what is on the table ?"]
+    full = media.extract_media(model, processor, images, text=prompts)
+    lazy = media.extract_media(model, processor, images, text=prompts, lazy=True)
+    assert isinstance(lazy["language"], aw.LazyAttention)
+    for name in ("language", "vision"):
+        assert lazy[name].meta["media"] == full[name].meta["media"]
+        for case in range(2):
+            np.testing.assert_allclose(
+                lazy[name].matrix(1, 3, case), full[name].matrix(1, 3, case), atol=1e-6
+            )

@@ -291,3 +291,14 @@ def test_weights_that_break_the_model_rules_are_refused_naming_component_and_lay
     with pytest.raises(ValueError, match=r"vision layer 0 .* no weight above the diagonal"):
         check_weights({"vision": aw.AttentionData(causal[None, None])}, {"vision": False})
     check_weights({"text": aw.AttentionData(causal[None, None])}, {"text": True})
+
+
+def test_a_half_precision_model_gets_pixels_of_its_dtype_and_float32_weights() -> None:
+    model = mm.vision_model("vit").eval().half()
+    picture = mm.image(16, 16, seed=13)
+    data = media.extract_media(model, mm.vit_processor(), picture)
+    pixels = _pixels(mm.vit_processor(), [picture]).half()
+    reference = mm.eager(model, pixel_values=pixels).attentions
+    assert data.case_values(0).dtype == np.float32
+    for layer, expected in enumerate(reference):
+        np.testing.assert_allclose(data.case_values(0)[layer], expected[0].float(), atol=2e-3)
