@@ -230,6 +230,14 @@ def test_an_image_given_to_a_text_model_is_refused_naming_the_model() -> None:
         aw.from_model(bert, mm.word_tokenizer(), [PIL.fromarray(mm.image(16, 16))])
 
 
+def test_a_vision_model_whose_token_layout_is_unchecked_is_refused() -> None:
+    beit = mm.transformers.BeitModel(
+        mm.transformers.BeitConfig(image_size=16, patch_size=4, intermediate_size=64, **mm.TINY)
+    )
+    with pytest.raises(ValueError, match="BeitModel: model_type 'beit' is not one attn_widget"):
+        aw.from_model(beit, mm.vit_processor(), mm.image(16, 16))
+
+
 def test_from_model_builds_a_widget_and_the_text_path_still_reads_text(
     models: dict[str, Any],
 ) -> None:

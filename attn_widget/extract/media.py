@@ -123,6 +123,16 @@ def extract_media(
     _check_model(model)
     name = type(model).__name__
     kind = media_kind(model)
+    config = model.config
+    if kind is None and (
+        getattr(model, "main_input_name", "input_ids") != "input_ids"
+        or any(hasattr(config, f) for f in ("vision_config", "audio_config"))
+    ):
+        raise ValueError(
+            f"{name}: model_type {getattr(config, 'model_type', None)!r} is not one attn_widget "
+            f"reads images or audio of yet (its token layout is unchecked); it reads {_KNOWN} "
+            f"models. Got {describe(inputs)}"
+        )
     if kind is None:
         raise ValueError(
             f"{name}: takes text (a string or a list of strings, with its tokenizer); got "
