@@ -14,7 +14,10 @@ from typing import Any
 
 from . import io, overlays
 from .data import AttentionSource
-from .extract import extract_attention
+from .extract import (
+    extract_attention,
+    media,  # images, audio, image+text (issue 14)
+)
 from .views import AnalysisWidget
 from .widget import AttentionWidget
 
@@ -24,8 +27,10 @@ __all__ = ["compare", "evolution", "from_model", "load", "save", "stability"]
 def from_model(
     model: Any,
     tokenizer: Any,
-    text: str | Sequence[str],
+    inputs: Any = None,
+    /,
     *,
+    text: str | Sequence[str] | None = None,
     target: str | Sequence[str] | None = None,
     dtype: Any = "float32",
     lazy: bool = False,
@@ -33,10 +38,31 @@ def from_model(
 ) -> AttentionWidget:
     """:func:`~attn_widget.extract.extract_attention`, shown in an :class:`AttentionWidget`.
 
-    Encoder-decoder models give a widget with a component choice (encoder,
-    decoder, cross). ``widget_options`` (``layer``, ``head``, ``gamma``,
-    ``large``, ``byte_budget``, ...) go to the widget.
+    ``inputs`` is the text (or ``text=``). Encoder-decoder models give a
+    widget with a component choice (encoder, decoder, cross).
+    ``widget_options`` (``layer``, ``head``, ``gamma``, ``large``,
+    ``byte_budget``, ...) go to the widget.
+
+    Image, audio and image+text models (ViT, DeiT, DINOv2, CLIP, Swin,
+    Whisper, LLaVA) take their processor and images or audio as ``inputs``:
+    ``from_model(vit, image_processor, image)``, ``from_model(clip, processor,
+    image, text="a dog")``, ``from_model(whisper, processor, audio,
+    target="transcript")``, ``from_model(llava, processor, image, text="...")``;
+    see :mod:`attn_widget.extract.media`.
     """
+    # --- images, audio, image+text: attn_widget.extract.media (issue 14) ---
+    if media.handles(model, inputs):
+        options = {k: widget_options.pop(k) for k in media.OPTIONS if k in widget_options}
+        found = media.extract_media(
+            model, tokenizer, inputs, text=text, target=target, dtype=dtype, lazy=lazy, **options
+        )
+        return AttentionWidget(found, **widget_options)
+    if inputs is not None and text is not None:
+        raise ValueError("text: given twice (as the third argument and as text=); give it once")
+    text = inputs if inputs is not None else text
+    if text is None:
+        raise ValueError("text: expected a string or a list of strings, got none")
+    # --- end of the media branch ---
     result = extract_attention(model, tokenizer, text, target=target, dtype=dtype, lazy=lazy)
     return AttentionWidget(result, **widget_options)
 

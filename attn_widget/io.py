@@ -27,6 +27,7 @@ import numpy as np
 
 from ._files import atomic_file, write_atomic
 from .data import AttentionData, AttentionSource
+from .extract.media_data import media_arrays, restore_media  # image PNG, waveform (issue 14)
 
 __all__ = ["components_of", "read", "save", "to_json"]
 
@@ -100,6 +101,7 @@ def save(
     for i, (name, data) in enumerate(components.items()):
         for case in range(data.n_cases):
             arrays[f"c{i}_case{case}"] = data.case_values(case)
+        arrays.update(media_arrays(data, f"m{i}"))  # issue 14: image as PNG bytes, envelope
         manifest["components"].append(
             {
                 "name": name,
@@ -144,6 +146,7 @@ def _read_npz(path: pathlib.Path) -> dict[str, AttentionData]:
                     raw_tokens=part.get("raw_tokens"),
                     meta=meta,
                 )
+                restore_media(out[part["name"]], archive, f"m{i}")  # issue 14
             return out
     except (KeyError, TypeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: a damaged attn_widget .npz ({error})") from error
