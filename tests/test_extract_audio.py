@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import media_models as mm  # noqa: E402
+from tests import media_models as mm  # noqa: E402
 
 import attn_widget as aw  # noqa: E402
 from attn_widget.extract import media  # noqa: E402

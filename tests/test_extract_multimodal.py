@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("PIL")
 
-import media_models as mm  # noqa: E402
+from tests import media_models as mm  # noqa: E402
 
 import attn_widget as aw  # noqa: E402
 from attn_widget.extract import media  # noqa: E402

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("PIL")
 
-import media_models as mm  # noqa: E402
+from tests import media_models as mm  # noqa: E402
 from transformers.models.swin.modeling_swin import window_partition  # noqa: E402
 
 import attn_widget as aw  # noqa: E402
