@@ -10,11 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from tests import media_models as mm  # noqa: E402
-
 import attn_widget as aw  # noqa: E402
 from attn_widget.extract import media  # noqa: E402
 from attn_widget.extract.media_data import media_of  # noqa: E402
+from tests import media_models as mm  # noqa: E402
 
 
 @pytest.fixture(scope="module")
