@@ -80,6 +80,7 @@ class AttentionSource(Protocol):
     raw_tokens: Any
     meta: dict[str, Any]
     holds_weights: bool
+    media: Any  # attn_widget.media.Media or None
 
     @property
     def n_cases(self) -> int: ...
@@ -194,6 +195,8 @@ class AttentionData:
         self.n_layers, self.n_heads = layers, heads
 
     holds_weights = True
+    # Images or audio under the attention (attn_widget.media.Media), None for text.
+    media: Any = None
 
     @classmethod
     def from_cases(

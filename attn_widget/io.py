@@ -27,7 +27,7 @@ import numpy as np
 
 from ._files import atomic_file, write_atomic
 from .data import AttentionData, AttentionSource
-from .extract.media_data import media_arrays, restore_media  # image PNG, waveform (issue 14)
+from .media import media_arrays, restore_media  # image PNG, waveform (issue 14)
 
 __all__ = ["components_of", "read", "save", "to_json"]
 

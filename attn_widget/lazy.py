@@ -113,6 +113,8 @@ class LazyAttention:
 
     # The weights are computed when asked: never packed whole for the browser.
     holds_weights = False
+    # Images or audio under the attention (attn_widget.media.Media), None for text.
+    media: Any = None
 
     @property
     def n_cases(self) -> int:

@@ -8,6 +8,12 @@ Data reaches the browser in one of two tiers (DESIGN.md, "Data flow"):
 * ``slices``: above the budget, or for a source that computes its weights
   when asked, the view asks the kernel for what it draws (:mod:`attn_widget.serve`).
 
+Image and audio sources also send their pictures (``source.media``: the
+processed image as raw RGB, the waveform envelope as float32) as blobs beside
+the cube, described in the header's ``media`` (``images[c]`` / ``envelopes[c]``
+name each case's blob) next to the grid or time axis from
+``source.meta["media"]``.
+
 The live widget and the saved page build their payload here, so both read the
 same header; :func:`attn_widget.wire.pack_payload` lays it out in bytes.
 """
@@ -17,10 +23,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from . import wire
 from .data import AttentionSource
 
-__all__ = ["cube_size", "view_payload"]
+__all__ = ["cube_size", "media_blobs", "view_payload"]
 
 
 def cube_size(source: AttentionSource) -> int:
@@ -29,6 +37,24 @@ def cube_size(source: AttentionSource) -> int:
         source.n_layers * (source.n_heads + 1) * q * k
         for q, k in (source.shape(c) for c in range(source.n_cases))
     )
+
+
+def media_blobs(source: AttentionSource) -> tuple[dict[str, Any] | None, list[bytes]]:
+    """The header's ``media`` and the blobs of an image or audio source; ``(None, [])`` for text."""
+    media = source.media
+    described = source.meta.get("media")
+    if media is None or not isinstance(described, dict):
+        return None, []
+    blobs: list[bytes] = []
+    images = []
+    for image in media.images:
+        images.append({"blob": len(blobs), "height": image.shape[0], "width": image.shape[1]})
+        blobs.append(np.ascontiguousarray(image, dtype=np.uint8).tobytes())
+    envelopes = []
+    for envelope in media.envelopes:
+        envelopes.append({"blob": len(blobs), "bins": envelope.shape[0]})
+        blobs.append(np.ascontiguousarray(envelope, dtype="<f4").tobytes())
+    return {**described, "images": images, "envelopes": envelopes}, blobs
 
 
 def view_payload(
@@ -67,4 +93,7 @@ def view_payload(
         "kernel": kernel,
         **(extra or {}),
     }
-    return wire.pack_payload(header, cube)
+    media, blobs = media_blobs(source)
+    if media is not None:
+        header["media"] = media
+    return wire.pack_payload(header, cube, blobs)

@@ -18,11 +18,15 @@ Zero stays exactly zero in both.
 
 The view's data (:func:`pack_payload`, read by ``decodePayload``) is one
 binary trait, so the header and the bytes it describes arrive in one update:
-``b"AWP1"``, the header's byte length (uint32 LE), the header as ASCII JSON,
-zeros up to a multiple of 8, then the cube. The cube (:func:`cube_values`)
-holds, case after case, ``(layers, heads + 1, q, k)`` values: head ``heads``
-is the mean of heads. The header says where each case starts (``offset`` in
-values) and how the values are encoded.
+``b"AWP1"``, the header's byte length (uint32 LE), the header as ASCII JSON
+padded with spaces to a multiple of 8, then the data: the cube, then any
+blobs (the pictures under the attention: raw RGB images, waveform
+envelopes), each starting at a multiple of 8. The header's ``layout`` gives
+``cube`` and each of ``blobs`` as ``[offset, length]`` in bytes from the start
+of the data. The cube (:func:`cube_values`) holds, case after case,
+``(layers, heads + 1, q, k)`` values: head ``heads`` is the mean of heads.
+The header says where each case starts (``offset`` in values) and how the
+values are encoded.
 
 Replies (``*_reply``, read by ``decodeReply``) are a JSON content and binary
 buffers; the content carries its layout fields (dtype, scale, shapes). The
@@ -46,6 +50,7 @@ __all__ = [
     "REQUEST_KINDS",
     "Encoded",
     "Reply",
+    "colmean_reply",
     "cube_layout",
     "cube_values",
     "decode",
@@ -58,6 +63,7 @@ __all__ = [
     "thumbs_reply",
     "tile_reply",
     "token_reply",
+    "unpack_blobs",
     "unpack_payload",
 ]
 
@@ -71,7 +77,7 @@ EXACT_SLICE_VALUES = 1 << 20
 EXACT_POOLED_VALUES = 1 << 16
 
 # What the view asks the kernel (js/source.js sends them; attn_widget/serve answers).
-DATA_KINDS = ("tile", "links", "token", "thumbs", "regions", "overlay")
+DATA_KINDS = ("tile", "links", "token", "colmean", "thumbs", "regions", "overlay")
 REQUEST_KINDS = (*DATA_KINDS, "export")
 
 PAYLOAD_MAGIC = b"AWP1"
@@ -127,15 +133,25 @@ def _encode_slice(values: np.ndarray, pooled: bool = False) -> tuple[dict[str, A
 
 
 # --------------------------------------------------------------------- payload
-def pack_payload(header: Mapping[str, Any], cube: bytes = b"") -> bytes:
-    """The view's data as one buffer: the header, then the cube it describes."""
+def pack_payload(
+    header: Mapping[str, Any], cube: bytes = b"", blobs: Sequence[bytes] = ()
+) -> bytes:
+    """The view's data as one buffer: the header, then the cube and blobs it describes."""
+    parts: list[bytes] = []
+    spans: list[list[int]] = []
+    offset = 0
+    for data in (cube, *blobs):
+        spans.append([offset, len(data)])
+        pad = -len(data) % _ALIGN
+        parts += [data, b"\0" * pad]
+        offset += len(data) + pad
+    full = {**header, "layout": {"cube": spans[0], "blobs": spans[1:]}}
     # ASCII JSON: any token text (a lone surrogate too) travels as escapes.
-    text = json.dumps(header, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    text = json.dumps(full, ensure_ascii=True, separators=(",", ":")).encode("ascii")
     start = len(PAYLOAD_MAGIC) + 4 + len(text)
     padding = -start % _ALIGN
-    return b"".join(
-        [PAYLOAD_MAGIC, struct.pack("<I", len(text) + padding), text, b" " * padding, cube]
-    )
+    head = [PAYLOAD_MAGIC, struct.pack("<I", len(text) + padding), text, b" " * padding]
+    return b"".join(head + parts)
 
 
 def _header_size(payload: bytes) -> int:
@@ -151,9 +167,19 @@ def payload_header(payload: bytes) -> dict[str, Any]:
 
 
 def unpack_payload(payload: bytes) -> tuple[dict[str, Any], bytes]:
-    """Inverse of :func:`pack_payload`: ``(header, cube bytes)``."""
-    size = _header_size(payload)
-    return payload_header(payload), payload[8 + size :]
+    """The header and the cube's bytes of a :func:`pack_payload` buffer."""
+    header, cube, _ = unpack_blobs(payload)
+    return header, cube
+
+
+def unpack_blobs(payload: bytes) -> tuple[dict[str, Any], bytes, list[bytes]]:
+    """Inverse of :func:`pack_payload`: ``(header, cube bytes, blobs)``."""
+    start = 8 + _header_size(payload)
+    header = payload_header(payload)
+    layout = header["layout"]
+    (offset, length), blobs = layout["cube"], layout["blobs"]
+    cube = payload[start + offset : start + offset + length]
+    return header, cube, [payload[start + o : start + o + n] for o, n in blobs]
 
 
 def cube_layout(shapes: Sequence[tuple[int, int]], layers: int, heads: int) -> list[dict[str, int]]:
@@ -199,6 +225,12 @@ def token_reply(weights: np.ndarray, kind: str, index: int) -> Reply:
     """Every weight of one token (its row or its column)."""
     header, payload = _encode_slice(weights)
     return {**header, "kind": kind, "index": index, "count": int(weights.size)}, [payload]
+
+
+def colmean_reply(means: np.ndarray) -> Reply:
+    """Each key's weight averaged over the query rows (float32 values)."""
+    header, payload = _encode_slice(means)
+    return {**header, "count": int(means.size)}, [payload]
 
 
 def thumbs_reply(thumbs: np.ndarray, size: int) -> Reply:

@@ -129,7 +129,7 @@ def _bytes_of(source: Any) -> int:
 
 
 def _picture_bytes(sources: dict[str, Any]) -> int:
-    from attn_widget.extract.media_data import media_arrays
+    from attn_widget.media import media_arrays
 
     seen: set[int] = set()
     total = 0

@@ -4,18 +4,27 @@
 //
 // Values: float16 (half floats times a power-of-two `scale`) or float32.
 // Payload (the `_payload` trait): "AWP1", the header's byte length (uint32
-// LE), the header as ASCII JSON padded to a multiple of 8, then the cube:
-// case after case, (layers, heads + 1, q, k) values, head `heads` being the
-// mean of heads. Replies: a JSON content plus binary buffers per kind.
-// The mean of heads is `head: null` everywhere.
+// LE), the header as ASCII JSON padded to a multiple of 8, then the data: the
+// cube (case after case, (layers, heads + 1, q, k) values, head `heads` being
+// the mean of heads) and the blobs (raw RGB images, float32 envelopes), where
+// the header's `layout` says ([offset, length] from the data's start).
+// Replies: a JSON content plus binary buffers per kind. The mean of heads is
+// `head: null` everywhere.
 
 /**
  * @typedef {{q: number, k: number, offset: number}} CaseLayout
  * @typedef {{components: string[], component: string, n_layers: number, n_heads: number,
  *   n_cases: number, cases: CaseLayout[], tokens: string[][], query_tokens: string[][],
  *   is_cross: boolean, tier: "cube" | "slices", encoding: {dtype?: string, scale?: number},
- *   kernel: boolean, analysis?: {kind: string, tooltip: [string, string, number][], n: number}}} Header
- * @typedef {{header: Header, cube: Uint8Array | null}} Payload
+ *   kernel: boolean, analysis?: {kind: string, tooltip: [string, string, number][], n: number},
+ *   media?: Media, layout?: {cube: number[], blobs: number[][]}}} Header
+ * @typedef {{kind: "image" | "audio", axes: string[], size?: number[],
+ *   grid?: {rows: number, cols: number, patch: number[]}, patches?: number[][], first?: number[],
+ *   special?: Record<string, number>, query?: (number | null)[], seconds_per_position?: number,
+ *   positions?: number, duration?: number[], audio_positions?: number[],
+ *   envelope?: {bins: number, seconds_per_bin: number},
+ *   images: {blob: number, height: number, width: number}[], envelopes: {blob: number, bins: number}[]}} Media
+ * @typedef {{header: Header, cube: Uint8Array | null, blobs: Uint8Array[]}} Payload
  * @typedef {{layer: number, head: number | null, case: number}} SliceId  head null = mean of heads
  * @typedef {{values: Float32Array, q: number, k: number, max: number, exact: boolean}} Slice
  * @typedef {{values: Float32Array, rows: number, cols: number, fq: number, fk: number,
@@ -30,7 +39,7 @@
  */
 
 /** What the view asks the kernel (attn_widget.wire.REQUEST_KINDS). */
-export const DATA_KINDS = ["tile", "links", "token", "thumbs", "regions", "overlay"];
+export const DATA_KINDS = ["tile", "links", "token", "colmean", "thumbs", "regions", "overlay"];
 
 const MAGIC = "AWP1";
 /** @type {Float32Array | null} */
@@ -123,8 +132,11 @@ export function decodePayload(buffer) {
   const size = new DataView(bytes.buffer, bytes.byteOffset + 4, 4).getUint32(0, true);
   /** @type {Header} */
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + size)));
-  const cube = bytes.subarray(8 + size);
-  return { header, cube: cube.byteLength ? cube : null };
+  const data = bytes.subarray(8 + size);
+  const layout = header.layout || { cube: [0, data.byteLength], blobs: [] };
+  const span = (/** @type {number[]} */ [offset, length]) => data.subarray(offset, offset + length);
+  const cube = span(layout.cube);
+  return { header, cube: cube.byteLength ? cube : null, blobs: layout.blobs.map(span) };
 }
 
 /**
@@ -171,6 +183,7 @@ export function decodeReply(msg, buffers, header) {
       return { order, weights, width: msg.width, q0: msg.q0, q1: msg.q1 };
     }
     case "token":
+    case "colmean":
       return { values: decodeValues(buffers[0], msg.dtype, msg.scale, 0, msg.count) };
     case "thumbs": {
       const heads = header.n_heads;

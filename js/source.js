@@ -149,6 +149,25 @@ export class DataSource {
   }
 
   /**
+   * Each key's weight averaged over every query row (what the whole input looks at).
+   * @param {SliceId} want
+   * @returns {TokenWeights | null}
+   */
+  colmean(want) {
+    const key = `colmean/${sliceKey(want)}`;
+    const hit = this.touch(key);
+    if (hit) return hit;
+    const full = this.fullSlice(want);
+    if (full) {
+      const values = new Float32Array(full.k);
+      for (let q = 0; q < full.q; q++) for (let k = 0; k < full.k; k++) values[k] += full.values[q * full.k + k];
+      for (let k = 0; k < full.k; k++) values[k] /= full.q;
+      return this.store(key, { values });
+    }
+    return this.ask(key, { type: "colmean", layer: want.layer, head: want.head, case: want.case }, false);
+  }
+
+  /**
    * Analysis overlay channels of one slice (compare, stability, evolution), or null.
    * @param {SliceId} want
    * @returns {Overlay | null}

@@ -19,6 +19,7 @@ import numpy as np
 
 from attn_widget import wire
 from attn_widget.data import AttentionData
+from attn_widget.media import Media
 from attn_widget.payload import view_payload
 
 GOLDEN = pathlib.Path(__file__).resolve().parents[1] / "js" / "tests" / "golden"
@@ -51,6 +52,23 @@ def _payload(budget: int) -> Case:
     return {"type": "payload"}, [payload], {"header": header, "slices": slices}
 
 
+def _media_payload() -> Case:
+    """An image source's payload: the picture (raw RGB) and an envelope as blobs after the cube."""
+    source = AttentionData(np.full((1, 1, 1, 2, 2), 0.5, np.float32), ["a", "b"])
+    source.meta["media"] = {"kind": "image", "axes": ["query", "key"]}
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    envelope = np.array([[-0.5, 0.25], [0.0, 0.75], [-1.0, 1.0]], dtype=np.float32)
+    source.media = Media(images=[image], envelopes=[envelope])
+    payload = view_payload({"attention": source}, "attention", 1 << 20)
+    header = wire.payload_header(payload)
+    expected = {
+        "header": header,
+        "image": image.ravel().tolist(),
+        "envelope": envelope.ravel().tolist(),
+    }
+    return {"type": "payload"}, [payload], expected
+
+
 def cases() -> dict[str, Case]:
     """Every layout, by golden file name."""
     tile_exact = np.array([[0.5, 0.25], [0.125, 0.0]], dtype=np.float32)
@@ -60,6 +78,7 @@ def cases() -> dict[str, Case]:
         "payload_cube": _payload(1 << 20),
         "payload_half": _payload(400),
         "payload_slices": _payload(8),
+        "payload_media": _media_payload(),
     }
     for name, values, factors in (
         ("tile_exact", tile_exact, (1, 1)),

@@ -12,7 +12,7 @@ pytest.importorskip("transformers")
 
 import attn_widget as aw  # noqa: E402
 from attn_widget.extract import media  # noqa: E402
-from attn_widget.extract.media_data import media_of  # noqa: E402
+from attn_widget.media import media_of  # noqa: E402
 from tests import media_models as mm  # noqa: E402
 
 

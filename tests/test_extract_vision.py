@@ -14,7 +14,7 @@ PIL = pytest.importorskip("PIL.Image")
 import attn_widget as aw  # noqa: E402
 from attn_widget.extract import media  # noqa: E402
 from attn_widget.extract.checks import check_weights  # noqa: E402
-from attn_widget.extract.media_data import media_of  # noqa: E402
+from attn_widget.media import media_of  # noqa: E402
 from tests import media_models as mm  # noqa: E402
 
 KINDS = ["vit", "vit_classifier", "deit", "dinov2", "dinov2_registers", "clip_vision"]

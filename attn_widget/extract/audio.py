@@ -34,7 +34,7 @@ import numpy as np
 
 from .images import describe, is_image_like
 from .media_capture import capture_once, full_axis, model_name, storage_dtype, with_media
-from .media_data import Media
+from ..media import Media
 
 __all__ = ["TRANSCRIPT", "as_waveforms", "envelope", "extract_whisper", "time_label"]
 

@@ -17,7 +17,7 @@ llava      llava                                      ``"language"``, ``"vision"
 ========== ========================================= ======================================
 
 What the view reads (``source.meta["media"]``, JSON, plus ``source.media``,
-a :class:`~attn_widget.extract.media_data.Media` of arrays). Every per-case
+a :class:`~attn_widget.media.Media` of arrays). Every per-case
 list has one entry per case.
 
 Images (``kind: "image"``)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .checks import Blocked, check_weights
-from .media_data import MEDIA, Media, attach_media
+from ..media import MEDIA, Media, attach_media
 
 __all__ = ["capture_once", "full_axis", "model_name", "storage_dtype", "with_media"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .images import PatchGrid, Prepared, image_media_meta, prepare_images
 from .media_capture import capture_once, full_axis, model_name, storage_dtype, with_media
-from .media_data import Media
+from ..media import Media
 
 __all__ = ["VISION_TYPES", "extract_vision", "prefix_tokens", "tower_component"]
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from .images import PatchGrid, image_media_meta, prepare_images
 from .media_capture import capture_once, model_name, storage_dtype, with_media
-from .media_data import Media
+from ..media import Media
 
 __all__ = ["extract_swin", "stage_name", "window_positions"]
 

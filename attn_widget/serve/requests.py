@@ -12,6 +12,7 @@ What each kind answers (the byte layouts are :mod:`attn_widget.wire`'s):
 * ``tile``: a window of one matrix, max-pooled to at most ``rows x cols``;
 * ``links``: each query row's strongest keys;
 * ``token``: every weight of one token (a row or a column);
+* ``colmean``: each key's weight averaged over the query rows;
 * ``thumbs``: a layer's heads at thumbnail size;
 * ``regions``: the rectangles that stand out (:func:`attn_widget.analysis.find_regions`);
 * extra kinds a widget adds (the analysis views' ``overlay``).
@@ -130,6 +131,10 @@ def _token(source: AttentionSource, r: dict[str, Any]) -> wire.Reply:
     return wire.token_reply(tiles.token_links(source, *args), r["kind"], r["index"])
 
 
+def _colmean(source: AttentionSource, r: dict[str, Any]) -> wire.Reply:
+    return wire.colmean_reply(tiles.column_means(source, r["layer"], r["head"], r["case"]))
+
+
 def _thumbs(source: AttentionSource, r: dict[str, Any]) -> wire.Reply:
     return wire.thumbs_reply(tiles.thumbnails(source, r["layer"], r["case"], r["size"]), r["size"])
 
@@ -148,6 +153,7 @@ HANDLERS: dict[str, Handler] = {
     "tile": _tile,
     "links": _links,
     "token": _token,
+    "colmean": _colmean,
     "thumbs": _thumbs,
     "regions": _regions,
 }

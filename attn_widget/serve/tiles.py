@@ -19,7 +19,7 @@ import numpy as np
 
 from ..data import AttentionSource, max_pool
 
-__all__ = ["Tile", "max_pool", "thumbnails", "tile", "token_links", "top_links"]
+__all__ = ["Tile", "column_means", "max_pool", "thumbnails", "tile", "token_links", "top_links"]
 
 # Rows are read in blocks of about this many values (16 MB of float32).
 _BLOCK_VALUES = 1 << 22
@@ -114,6 +114,16 @@ def token_links(
         ]
         return np.concatenate(column)[:, 0].astype(np.float32)
     raise ValueError(f"kind: expected 'query' or 'key', got {kind!r}")
+
+
+def column_means(source: AttentionSource, layer: int, head: int | None, case: int) -> np.ndarray:
+    """Each key's weight averaged over every query row: what the whole input attends to."""
+    q, k = source.shape(case)
+    step = max(1, _BLOCK_VALUES // max(1, k))
+    total = np.zeros(k, dtype=np.float64)
+    for start in range(0, q, step):
+        total += source.rows(layer, head, case, start, min(q, start + step)).sum(axis=0)
+    return (total / q).astype(np.float32)
 
 
 def thumbnails(source: AttentionSource, layer: int, case: int, size: int) -> np.ndarray:

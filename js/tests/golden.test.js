@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
-import { decodePayload, cubeSlice, decodeReply } from "../codec.js";
+import { decodePayload, cubeSlice, decodeReply, decodeValues } from "../codec.js";
 
 const folder = new URL("./golden/", import.meta.url);
 const load = (name) => {
@@ -29,7 +29,7 @@ function close(got, want, rel = 0) {
 
 test("every golden file has a test here", () => {
   const names = readdirSync(folder).filter((f) => f.endsWith(".json")).map((f) => f.slice(0, -5)).sort();
-  assert.deepEqual(names, ["links", "overlay", "payload_cube", "payload_half", "payload_slices", "regions",
+  assert.deepEqual(names, ["links", "overlay", "payload_cube", "payload_half", "payload_media", "payload_slices", "regions",
     "thumbs", "tile_exact", "tile_half", "token"]);
 });
 
@@ -47,6 +47,18 @@ for (const name of ["payload_cube", "payload_half", "payload_slices"]) {
     for (const { id, values } of expected.slices) close(cubeSlice(header, cube, id).values, values, rel);
   });
 }
+
+test("payload_media: the picture and the envelope follow the cube", () => {
+  const { buffers, expected } = load("payload_media");
+  const { header, cube, blobs } = decodePayload(buffers[0]);
+  assert.deepEqual(header, expected.header);
+  assert.equal(cube.byteLength, 2 * 2 * 2 * 4); // one layer, a head and the mean, 2 x 2
+  const image = header.media.images[0];
+  assert.deepEqual([image.height, image.width], [2, 3]);
+  assert.deepEqual([...blobs[image.blob]], expected.image);
+  const envelope = header.media.envelopes[0];
+  close(decodeValues(blobs[envelope.blob], "float32", 1, 0, envelope.bins * 2), expected.envelope);
+});
 
 test("tile replies: exact and half floats", () => {
   const exact = load("tile_exact");

@@ -57,13 +57,13 @@ class Media:
 
 def attach_media(source: Any, media: Media) -> Any:
     """Give ``source`` its arrays (``source.media``); returns the source."""
-    setattr(source, MEDIA, media)
+    source.media = media
     return source
 
 
 def media_of(source: Any) -> Media | None:
-    """The arrays of an image or audio source, or None for text."""
-    media = getattr(source, MEDIA, None)
+    """The arrays of an image or audio source, or None for text (``source.media``)."""
+    media = source.media
     return media if isinstance(media, Media) else None
 
 
