@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_numpy", "check_values", "to_cube", "token_lists"]
+__all__ = ["as_numpy", "check_values", "finite_and_non_negative", "to_cube", "token_lists"]
 
 
 def as_numpy(values: Any, what: str = "attention") -> np.ndarray:
@@ -22,17 +22,39 @@ def as_numpy(values: Any, what: str = "attention") -> np.ndarray:
     included), on any device, with or without grad, without importing torch.
     """
     if hasattr(values, "detach") and hasattr(values, "cpu"):
+        if getattr(values, "is_meta", False):
+            # A meta tensor has a shape and no values; .cpu() would raise NotImplementedError.
+            raise ValueError(
+                f"{what}: expected a tensor with values, got one on the 'meta' device (shape "
+                f"{tuple(values.shape)}, no data): run the model on a real device (cpu, cuda) "
+                "with its weights loaded"
+            )
         tensor = values.detach().cpu()
         if not tensor.is_floating_point():
             raise ValueError(f"{what}: expected a float tensor, got dtype {tensor.dtype}")
         # numpy has no bfloat16: widen before converting.
         return tensor.float().numpy()
-    array = np.asarray(values)
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError, OverflowError) as error:
+        # numpy's "inhomogeneous shape after 2 dimensions" is about its own internals.
+        raise ValueError(
+            f"{what}: expected a rectangular array of numbers (every row the same length), "
+            f"got nested lists that are ragged or hold other things ({_first_line(error)})"
+        ) from error
     if array.dtype == object:
-        raise ValueError(f"{what}: expected a numeric array, got ragged or mixed values")
+        raise ValueError(
+            f"{what}: expected a rectangular array of numbers (every row the same length), "
+            "got ragged or mixed values"
+        )
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise ValueError(f"{what}: expected float values, got dtype {array.dtype}")
     return array
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _is_array_like(obj: Any) -> bool:
@@ -97,7 +119,7 @@ _INF_BITS = {
 }
 
 
-def _finite_and_non_negative(cube: np.ndarray) -> bool:
+def finite_and_non_negative(cube: np.ndarray) -> bool:
     """True when every value is finite and >= 0 (-0.0 answers False; the caller rechecks).
 
     A float with its sign bit clear, read as an unsigned integer, is below the
@@ -123,7 +145,7 @@ def check_values(cube: np.ndarray) -> None:
         raise ValueError(f"attentions: expected a non-empty sequence; got q={q}, k={k}")
     # Fast path: one reduction, no temporary array, so valid gigabyte cubes are
     # checked in one pass; only a bad cube goes on to locate its first bad value.
-    if _finite_and_non_negative(cube):
+    if finite_and_non_negative(cube):
         return
     finite = np.isfinite(cube)
     if not finite.all():
@@ -143,27 +165,54 @@ def check_values(cube: np.ndarray) -> None:
         )
 
 
+def _token(value: Any, what: str, where: str) -> str:
+    """One token as text: ``str`` as is; ``bytes`` decoded as UTF-8.
+
+    Byte tokens are what byte-level tokenizers (tiktoken's
+    ``decode_single_token_bytes``) give; a character split over two tokens
+    leaves partial UTF-8, shown as its bytes (``\\xe4``) rather than refused.
+    """
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    raise ValueError(
+        f"{what}: expected token strings (or bytes); got {type(value).__name__} "
+        f"{value!r:.40} at {where}"
+    )
+
+
+def _is_token_list(value: Any) -> bool:
+    """A list of tokens (one case), as opposed to one token."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+
+
 def token_lists(tokens: Any, cases: int, side: int, what: str) -> list[list[str]]:
-    """Per-case token lists; a flat list is shared by all cases."""
+    """Per-case token lists; a flat list is shared by all cases.
+
+    Lengths are checked by the caller: a list shorter than ``side`` is a case
+    with padding, which :class:`~attn_widget.data.AttentionData` crops when
+    (and only when) the padding receives no weight.
+    """
     if tokens is None:
         return [[str(i) for i in range(side)] for _ in range(cases)]
-    if isinstance(tokens, str) or not isinstance(tokens, Sequence):
+    if isinstance(tokens, np.ndarray):
+        tokens = tokens.tolist()
+    if isinstance(tokens, (str, bytes, bytearray)) or not isinstance(tokens, Sequence):
         raise ValueError(
             f"{what}: expected a list of strings or a list of lists (one per case); "
             f"got {type(tokens).__name__}"
         )
-    if len(tokens) > 0 and all(isinstance(t, Sequence) and not isinstance(t, str) for t in tokens):
+    if len(tokens) > 0 and all(_is_token_list(t) for t in tokens):
         if len(tokens) != cases:
             raise ValueError(
                 f"{what}: got {len(tokens)} token lists but the attention has {cases} case(s)"
             )
-        return [[str(t) for t in case] for case in tokens]
-    if not all(isinstance(t, str) for t in tokens):
-        raise ValueError(f"{what}: expected strings; got {[type(t).__name__ for t in tokens][:5]}")
-    shared = list(tokens)
-    if len(shared) != side:
-        raise ValueError(
-            f"{what}: got {len(shared)} tokens but the attention matrices have {side} "
-            "positions on that axis"
-        )
+        return [
+            [_token(t, what, f"case {c}, position {i}") for i, t in enumerate(case)]
+            for c, case in enumerate(tokens)
+        ]
+    shared = [_token(t, what, f"position {i}") for i, t in enumerate(tokens)]
     return [list(shared) for _ in range(cases)]

@@ -18,8 +18,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ._layouts import as_numpy, check_values, to_cube, token_lists
+from ._layouts import as_numpy, check_values, finite_and_non_negative, to_cube, token_lists
 from .state import check_index
+from .token_text import display_lists
 
 __all__ = ["AttentionData", "AttentionSource", "as_numpy", "check_indices", "max_pool"]
 
@@ -59,6 +60,60 @@ def max_pool(block: np.ndarray, fq: int, fk: int) -> np.ndarray:
         full[:q, :k] = block
         block = full
     return block.reshape(padded_q // fq, fq, padded_k // fk, fk).max(axis=(1, 3))
+
+
+# Padding (a case's positions past its tokens) gets no weight from a masked
+# softmax: exactly 0, or at most this after a finite mask value such as -1e4.
+PADDING_TOLERANCE = 1e-6
+
+
+def _check_padding(cube: np.ndarray, case: int, rows: slice, nk: int, side: str) -> None:
+    """Refuse to crop key positions that receive weight: they are tokens, not padding."""
+    k = cube.shape[-1]
+    dropped = slice(0, k - nk) if side == "left" else slice(nk, k)
+    block = cube[:, case, :, rows, dropped]
+    largest = float(block.max()) if block.size else 0.0
+    if largest <= PADDING_TOLERANCE:
+        return
+    raise ValueError(
+        f"tokens: got {nk} tokens for {k} key positions in case {case}, and the {k - nk} "
+        f"position(s) left out ({dropped.start}..{dropped.stop - 1}, {side} padding) receive "
+        f"attention up to {largest:.3g} from the kept queries, so they are not padding "
+        "(padding receives none). A token list shorter than the matrices, shared or per "
+        "case, crops only padding: give one token per position, or mask the padding in the "
+        "model's forward; to look at part of a sequence, slice the matrices first"
+    )
+
+
+def _meta(meta: Any) -> dict[str, Any]:
+    if meta is None:
+        return {}
+    if not isinstance(meta, Mapping):
+        raise ValueError(f"meta: expected a dict of metadata, got {type(meta).__name__}")
+    return dict(meta)
+
+
+def _stored(block: np.ndarray, dtype: np.dtype, case: int) -> np.ndarray:
+    """``block`` in the storage dtype, refused when a value does not fit in it.
+
+    The finiteness check ran on the input; 1e300 is finite as float64 and
+    inf as float32 (float16 overflows above 65504), so a narrowing conversion
+    is checked again, on the stored values.
+    """
+    with np.errstate(over="ignore"):
+        stored = np.ascontiguousarray(block, dtype=dtype)
+    narrowed = block.dtype.itemsize > stored.dtype.itemsize
+    if not narrowed and np.issubdtype(block.dtype, np.floating):
+        return stored
+    if finite_and_non_negative(stored) or np.isfinite(stored).all():
+        return stored
+    first = tuple(int(i) for i in np.argwhere(~np.isfinite(stored))[0])
+    hint = " (pass dtype=np.float32)" if dtype == np.float16 else ""
+    raise ValueError(
+        f"attentions: expected values that fit in {dtype}{hint}; got {float(block[first]):.3g} "
+        f"at (layer, head, q, k) = {first} of case {case}, over its largest "
+        f"{float(np.finfo(dtype).max):.3g}"
+    )
 
 
 @runtime_checkable
@@ -158,7 +213,10 @@ class AttentionData:
     ) -> None:
         if padding_side not in ("right", "left"):
             raise ValueError(f"padding_side: expected 'right' or 'left'; got {padding_side!r}")
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"dtype: expected float32 or float16; got {dtype!r:.60}") from error
         if dtype.type not in _FLOAT_DTYPES:
             raise ValueError(f"dtype: expected float32 or float16; got {dtype}")
         cube = to_cube(attentions)
@@ -170,8 +228,13 @@ class AttentionData:
                 f"target_tokens: the matrices are {q} x {k} (cross-attention) so the "
                 f"{q} query-side tokens must be given as target_tokens="
             )
-        keys = token_lists(tokens, cases, k, "tokens")
-        queries = token_lists(target_tokens, cases, q, "target_tokens") if cross else keys
+        given_keys = token_lists(tokens, cases, k, "tokens")
+        keys, keys_changed = display_lists(given_keys)
+        if cross:
+            given_queries = token_lists(target_tokens, cases, q, "target_tokens")
+            queries, queries_changed = display_lists(given_queries)
+        else:
+            given_queries, queries, queries_changed = given_keys, keys, False
         per_case: list[np.ndarray] = []
         for c in range(cases):
             nq, nk = len(queries[c]), len(keys[c])
@@ -180,17 +243,23 @@ class AttentionData:
             if nk > k or nq > q:
                 raise ValueError(
                     f"tokens: case {c} has {nq} x {nk} tokens (query x key) but the "
-                    f"attention matrices are {q} x {k}"
+                    f"attention matrices are {q} x {k}: more tokens than positions"
                 )
             rows = slice(q - nq, q) if padding_side == "left" else slice(0, nq)
             cols = slice(k - nk, k) if padding_side == "left" else slice(0, nk)
-            per_case.append(np.ascontiguousarray(cube[:, c, :, rows, cols], dtype=dtype))
+            if nk < k:
+                _check_padding(cube, c, rows, nk, padding_side)
+            per_case.append(_stored(cube[:, c, :, rows, cols], dtype, c))
         self.values: list[np.ndarray] = per_case
         self.tokens: list[list[str]] = keys
         self.query_tokens: list[list[str]] = queries
         self.is_cross: bool = cross
-        self.raw_tokens = raw_tokens
-        self.meta: dict[str, Any] = dict(meta or {})
+        # The display tokens replace what no font or encoder takes (token_text);
+        # the tokens as given are kept when the caller gave no raw tokens.
+        self.raw_tokens = raw_tokens if raw_tokens is not None or not keys_changed else given_keys
+        self.meta: dict[str, Any] = _meta(meta)
+        if queries_changed and "raw_query_tokens" not in self.meta:
+            self.meta["raw_query_tokens"] = given_queries
         self.n_layers, self.n_heads = layers, heads
 
     holds_weights = True
@@ -220,30 +289,44 @@ class AttentionData:
                 "cases: every case must have the same layers and heads; got "
                 + ", ".join(str(tuple(a.shape[:2])) for a in arrays)
             )
+        if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+            raise ValueError(
+                f"tokens: expected one token list per case, got {type(tokens).__name__}"
+            )
         if len(tokens) != len(arrays):
             raise ValueError(f"tokens: got {len(tokens)} token lists for {len(arrays)} cases")
-        queries = target_tokens if target_tokens is not None else tokens
-        first = cls(
-            arrays[0],
-            list(tokens[0]),
-            target_tokens=list(queries[0]) if target_tokens is not None else None,
-            dtype=dtype,
-        )
-        for i, a in enumerate(arrays[1:], start=1):
-            other = cls(
+        if target_tokens is not None and len(target_tokens) != len(arrays):
+            raise ValueError(
+                f"target_tokens: got {len(target_tokens)} token lists for {len(arrays)} cases"
+            )
+        parts = [
+            cls(
                 a,
-                list(tokens[i]),
-                target_tokens=list(queries[i]) if target_tokens is not None else None,
+                [tokens[i]],
+                target_tokens=[target_tokens[i]] if target_tokens is not None else None,
                 dtype=dtype,
             )
+            for i, a in enumerate(arrays)
+        ]
+        first = parts[0]
+        for other in parts[1:]:
             first.values.append(other.values[0])
             first.tokens.append(other.tokens[0])
             # Self-attention shares one list for both axes: append to it once.
             if first.query_tokens is not first.tokens:
                 first.query_tokens.append(other.query_tokens[0])
         first.is_cross = first.is_cross or target_tokens is not None
+        if raw_tokens is None and any(p.raw_tokens is not None for p in parts):
+            # Some token needed a visible stand-in: keep every case's tokens as given.
+            raw_tokens = [p.raw_tokens[0] if p.raw_tokens else p.tokens[0] for p in parts]
         first.raw_tokens = raw_tokens
-        first.meta = dict(meta or {})
+        first.meta = _meta(meta)
+        raw_queries = [p.meta.get("raw_query_tokens") for p in parts]
+        if any(r is not None for r in raw_queries) and "raw_query_tokens" not in first.meta:
+            first.meta["raw_query_tokens"] = [
+                r[0] if r is not None else p.query_tokens[0]
+                for r, p in zip(raw_queries, parts, strict=True)
+            ]
         return first
 
     @property
