@@ -38,9 +38,14 @@ def as_numpy(values: Any, what: str = "attention") -> np.ndarray:
         array = np.asarray(values)
     except (ValueError, TypeError, OverflowError) as error:
         # numpy's "inhomogeneous shape after 2 dimensions" is about its own internals.
+        where = _ragged(values, what)
         raise ValueError(
-            f"{what}: expected a rectangular array of numbers (every row the same length), "
-            f"got nested lists that are ragged or hold other things ({_first_line(error)})"
+            f"{what}: expected a rectangular array of numbers (every row the same length); "
+            + (
+                f"got rows of different lengths: {where}"
+                if where
+                else f"got nested values that are not numbers ({_first_line(error)})"
+            )
         ) from error
     if array.dtype == object:
         raise ValueError(
@@ -50,6 +55,21 @@ def as_numpy(values: Any, what: str = "attention") -> np.ndarray:
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise ValueError(f"{what}: expected float values, got dtype {array.dtype}")
     return array
+
+
+def _ragged(values: Any, path: str, depth: int = 0) -> str | None:
+    """Where nested lists first differ in length: ``attentions[0][1]: lengths [2, 1]``."""
+    if depth > 32 or not isinstance(values, (list, tuple)):
+        return None
+    lengths = [len(v) if isinstance(v, (list, tuple)) else "a number" for v in values]
+    if len({str(n) for n in lengths}) > 1:
+        shown = ", ".join(str(n) for n in lengths[:8]) + (", ..." if len(lengths) > 8 else "")
+        return f"{path} holds entries of lengths {shown}"
+    for i, value in enumerate(values):
+        found = _ragged(value, f"{path}[{i}]", depth + 1)
+        if found:
+            return found
+    return None
 
 
 def _first_line(error: BaseException) -> str:
@@ -64,7 +84,7 @@ def _is_array_like(obj: Any) -> bool:
 def to_cube(attentions: Any) -> np.ndarray:
     """Bring every accepted layout to one array ``(layers, cases, heads, q, k)``."""
     if _is_array_like(attentions):
-        array = as_numpy(attentions)
+        array = as_numpy(attentions, "attentions")
         if array.ndim == 5:
             return array
         if array.ndim == 4:
