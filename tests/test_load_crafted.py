@@ -298,7 +298,11 @@ def test_sizes_are_refused_against_max_bytes_before_reading(tmp_path: pathlib.Pa
     npz = save(data, tmp_path / "run.npz")
     document = write_json(tmp_path / "run.json", matrices_doc())
     pt = write_pt(tmp_path / "run.pt", pt_content())
-    for path, what in ((npz, "(manifest|the attention arrays)"), (document, "file size"), (pt, "the tensors")):
+    for path, what in (
+        (npz, "(manifest|the attention arrays)"),
+        (document, "file size"),
+        (pt, "the tensors"),
+    ):
         assert read(path)  # the default, 1 GiB, takes them
         with pytest.raises(ValueError, match=rf"{what}.*expected at most max_bytes=16 bytes"):
             read(path, max_bytes=16)
