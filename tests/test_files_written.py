@@ -129,9 +129,11 @@ def test_a_file_in_the_way_of_a_folder_is_named(tmp_path: pathlib.Path) -> None:
 
 def test_a_failure_while_writing_names_the_path_and_leaves_nothing(tmp_path: pathlib.Path) -> None:
     target = tmp_path / "run.npz"
-    with pytest.raises(OSError, match=rf"cannot write {target}: No space left"):
-        with atomic_file(target) as (handle, _):
-            raise OSError(28, "No space left on device")
+    with (
+        pytest.raises(OSError, match=rf"cannot write {target}: No space left"),
+        atomic_file(target),
+    ):
+        raise OSError(28, "No space left on device")
     assert list(tmp_path.iterdir()) == []
 
 
