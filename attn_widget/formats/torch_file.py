@@ -26,7 +26,15 @@ from .padding import crop_case
 __all__ = ["read_torch"]
 
 # Sentences of torch's refusal that advise loading the file anyway.
-_ADVICE = ("weights_only", "weights only", "trust", "safe_globals", "allowlist", "documentation", "pytorch 2.")
+_ADVICE = (
+    "weights_only",
+    "weights only",
+    "trust",
+    "safe_globals",
+    "allowlist",
+    "documentation",
+    "pytorch 2.",
+)
 
 
 def _reason(error: BaseException) -> str:
