@@ -73,6 +73,7 @@ def test_ensemble_models_one_layer_file_is_one_layer_of_many_heads(tmp_path: pat
     weights, _ = ensemble_model_json(tmp_path / "one.json", "Hi.", layers=1, heads=4, length=8)
     (data,) = read(tmp_path / "one.json").values()
     assert (data.n_layers, data.n_heads) == (1, 4)
+    np.testing.assert_allclose(data.matrix(0, 3), weights[0, 3, :4, :4], rtol=1e-6)
 
 
 def test_word_pieces_and_byte_level_tokens_from_files_are_displayed_raw_kept(
