@@ -127,7 +127,8 @@ def save(
     # Streamed into the temporary file (no in-memory copy of the arrays), then
     # renamed over the target.
     with atomic_file(_path(path)) as (handle, target):
-        (np.savez_compressed if compressed else np.savez)(handle, **arrays)
+        # (numpy's stubs read **arrays as possibly holding allow_pickle=)
+        (np.savez_compressed if compressed else np.savez)(handle, **arrays)  # type: ignore[arg-type]
     return target
 
 

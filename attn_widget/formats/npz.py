@@ -113,6 +113,10 @@ def _manifest(archive: zipfile.ZipFile, origin: str, max_bytes: float) -> Mappin
     return manifest
 
 
+# A component to read: name, members, key tokens, query tokens (cross only), raw tokens, meta.
+_Plan = tuple[str, list[_Member], list[list[str]], list[list[str]] | None, Any, dict[str, Any]]
+
+
 def _lists(origin: str, field: str, value: Any, cases: int) -> list[list[str]]:
     if not isinstance(value, list) or len(value) != cases:
         raise fail(origin, field, f"{cases} token list(s), one per case", describe(value))
@@ -133,7 +137,7 @@ def read_npz(path: pathlib.Path, max_bytes: float) -> dict[str, AttentionData]:
             raise fail(origin, "manifest: components", "a non-empty list", describe(parts))
         shared_meta = mapping(origin, "manifest: meta", manifest.get("meta", {}))
         names = set(archive.namelist())
-        plans = []
+        plans: list[_Plan] = []
         total = 0
         for i, part in enumerate(parts):
             field = f"manifest: components[{i}]"
@@ -177,18 +181,18 @@ def read_npz(path: pathlib.Path, max_bytes: float) -> dict[str, AttentionData]:
                     )
                 total += member.nbytes
                 members.append(member)
-            plans.append((name, members, keys, queries if cross else None, raw, meta))
+            plans.append((name, members, keys, queries if cross else None, raw, dict(meta)))
         # Every size is known before any array is read.
         check_size(origin, "the attention arrays together", total, max_bytes)
         out: dict[str, AttentionData] = {}
-        for name, members, keys, queries, raw, meta in plans:
+        for name, members, keys, targets, raw, meta in plans:
             cases_values = [member.read() for member in members]
             half = all(values.dtype == np.float16 for values in cases_values)
             try:
                 out[name] = AttentionData.from_cases(
                     cases_values,
                     keys,
-                    target_tokens=queries,
+                    target_tokens=targets,
                     dtype=np.float16 if half else np.float32,
                     raw_tokens=raw,
                     meta={**meta, **shared_meta},

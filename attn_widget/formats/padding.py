@@ -51,7 +51,7 @@ def _mask(origin: str, field: str, value: Any, side: int) -> np.ndarray:
 
 def _weightless_ends(cube: np.ndarray) -> tuple[int, int]:
     """``start, stop`` of the keys between runs at either end that get no weight at all."""
-    unused = ~cube.any(axis=(0, 1, 2))
+    unused = np.asarray(~cube.any(axis=(0, 1, 2)), dtype=bool)
     start, stop = 0, len(unused)
     while start < stop and unused[start]:
         start += 1
