@@ -178,14 +178,24 @@ class AttentionData:
     Parameters
     ----------
     attentions:
-        Any layout of DESIGN.md: per-layer ``(cases, heads, q, k)`` or
-        ``(heads, q, k)`` arrays, a stacked ``(layers, cases, heads, q, k)`` or
-        ``(layers, heads, q, k)`` array, or one ``(q, k)`` matrix.
+        Any of these layouts: per-layer ``(cases, heads, q, k)`` or
+        ``(heads, q, k)`` arrays (``outputs.attentions``), a stacked
+        ``(layers, cases, heads, q, k)`` or ``(layers, heads, q, k)`` array, or
+        one ``(q, k)`` matrix; numpy or torch, any float dtype. Values must be
+        finite, non-negative, and fit in the storage ``dtype``.
     tokens:
-        Key-axis tokens: one list shared by every case, or one list per case.
-        A case whose list is shorter than the padded matrix side is cropped to
-        it (``padding_side`` says where the padding is). ``None`` numbers the
-        positions.
+        Key-axis tokens: one list shared by every case, or one list per case
+        (strings; ``bytes`` are decoded as UTF-8). A list shorter than the
+        matrix side, shared or per case alike, is a case with padding
+        (``padding_side`` says where) and is cropped to its tokens, but only
+        when the positions left out receive no attention from the kept
+        queries (at most :data:`PADDING_TOLERANCE`, as a masked softmax
+        gives); positions with weight are refused, never cut. More tokens
+        than positions are refused. ``None`` numbers the positions.
+        What a font or an encoder cannot take (U+FEFF, lone surrogates, NUL,
+        direction overrides, ...) is shown as a visible stand-in such as
+        ``⟨U+FEFF⟩`` (see :mod:`attn_widget.token_text`); the tokens as given
+        are then kept in ``raw_tokens`` (and ``meta["raw_query_tokens"]``).
     target_tokens:
         Query-axis tokens for cross-attention (``q != k``); defaults to
         ``tokens``.
