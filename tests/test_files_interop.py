@@ -116,3 +116,12 @@ def test_a_file_of_only_pad_tokens_keeps_them(tmp_path: pathlib.Path) -> None:
     (tmp_path / "pads.json").write_text(json.dumps(document))
     (data,) = read(tmp_path / "pads.json").values()
     assert data.tokens == [["[PAD]", "[PAD]"]] and "padding" not in data.meta
+
+
+def test_a_pt_file_with_one_tensor_stacked_over_layers(tmp_path: pathlib.Path) -> None:
+    torch = pytest.importorskip("torch")
+    scores = torch.softmax(torch.randn(2, 3, 4, 4), -1)  # (layers, heads, q, k)
+    torch.save({"attention_scores": scores, "tokens_list": list("abcd")}, tmp_path / "s.pt")
+    (data,) = read(tmp_path / "s.pt").values()
+    assert (data.n_layers, data.n_heads, data.n_cases) == (2, 3, 1)
+    np.testing.assert_allclose(data.values[0], scores.numpy(), rtol=1e-6)

@@ -99,9 +99,9 @@ def read_torch(path: pathlib.Path, max_bytes: float, formats: str) -> dict[str, 
             origin, "content", "a dict with 'attention_scores' and 'tokens_list'", describe(content)
         )
     scores = content["attention_scores"]
-    layers = list(scores) if isinstance(scores, (list, tuple)) else [scores]
-    if not isinstance(scores, (list, tuple)) and getattr(scores, "ndim", 0) == 5:
-        layers = list(scores)  # one stacked tensor (layers, batch, heads, q, k)
+    # A tuple of per-layer tensors (outputs.attentions), or one tensor stacked over layers.
+    stacked = isinstance(scores, torch.Tensor) and scores.ndim >= 1
+    layers = list(scores) if isinstance(scores, (list, tuple)) or stacked else [scores]
     arrays = [_array(origin, f"attention_scores[{i}]", layer) for i, layer in enumerate(layers)]
     if not arrays or len({a.shape for a in arrays}) != 1 or arrays[0].ndim not in (3, 4):
         raise fail(
