@@ -93,7 +93,8 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[tuple[BinaryIO, pathli
             prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
         )
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
+            if hasattr(os, "fchmod"):  # not on Windows before Python 3.13, where modes barely apply
+                os.fchmod(handle.fileno(), mode)
             yield handle, target
             handle.flush()
             os.fsync(handle.fileno())
