@@ -12,7 +12,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_numpy", "check_values", "finite_and_non_negative", "to_cube", "token_lists"]
+__all__ = [
+    "PADDING_TOLERANCE",
+    "as_numpy",
+    "check_padding",
+    "check_values",
+    "finite_and_non_negative",
+    "stored_values",
+    "to_cube",
+    "token_lists",
+]
 
 
 def as_numpy(values: Any, what: str = "attention") -> np.ndarray:
@@ -236,3 +245,49 @@ def token_lists(tokens: Any, cases: int, side: int, what: str) -> list[list[str]
         ]
     shared = [_token(t, what, f"position {i}") for i, t in enumerate(tokens)]
     return [list(shared) for _ in range(cases)]
+
+
+# Padding (a case's positions past its tokens) gets no weight from a masked
+# softmax: exactly 0, or at most this after a finite mask value such as -1e4.
+PADDING_TOLERANCE = 1e-6
+
+
+def check_padding(cube: np.ndarray, case: int, rows: slice, nk: int, side: str) -> None:
+    """Refuse to crop key positions that receive weight: they are tokens, not padding."""
+    k = cube.shape[-1]
+    dropped = slice(0, k - nk) if side == "left" else slice(nk, k)
+    block = cube[:, case, :, rows, dropped]
+    largest = float(block.max()) if block.size else 0.0
+    if largest <= PADDING_TOLERANCE:
+        return
+    raise ValueError(
+        f"tokens: got {nk} tokens for {k} key positions in case {case}, and the {k - nk} "
+        f"position(s) left out ({dropped.start}..{dropped.stop - 1}, {side} padding) receive "
+        f"attention up to {largest:.3g} from the kept queries, so they are not padding "
+        "(padding receives none). A token list shorter than the matrices, shared or per "
+        "case, crops only padding: give one token per position, or mask the padding in the "
+        "model's forward; to look at part of a sequence, slice the matrices first"
+    )
+
+
+def stored_values(block: np.ndarray, dtype: np.dtype, case: int) -> np.ndarray:
+    """``block`` in the storage dtype, refused when a value does not fit in it.
+
+    The finiteness check ran on the input; 1e300 is finite as float64 and
+    inf as float32 (float16 overflows above 65504), so a narrowing conversion
+    is checked again, on the stored values.
+    """
+    with np.errstate(over="ignore"):
+        stored = np.ascontiguousarray(block, dtype=dtype)
+    narrowed = block.dtype.itemsize > stored.dtype.itemsize
+    if not narrowed and np.issubdtype(block.dtype, np.floating):
+        return stored
+    if finite_and_non_negative(stored) or np.isfinite(stored).all():
+        return stored
+    first = tuple(int(i) for i in np.argwhere(~np.isfinite(stored))[0])
+    hint = " (pass dtype=np.float32)" if dtype == np.float16 else ""
+    raise ValueError(
+        f"attentions: expected values that fit in {dtype}{hint}; got {float(block[first]):.3g} "
+        f"at (layer, head, q, k) = {first} of case {case}, over its largest "
+        f"{float(np.finfo(dtype).max):.3g}"
+    )

@@ -18,11 +18,26 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ._layouts import as_numpy, check_values, finite_and_non_negative, to_cube, token_lists
+from ._layouts import (
+    PADDING_TOLERANCE,
+    as_numpy,
+    check_padding,
+    check_values,
+    stored_values,
+    to_cube,
+    token_lists,
+)
 from .state import check_index
 from .token_text import display_lists
 
-__all__ = ["AttentionData", "AttentionSource", "as_numpy", "check_indices", "max_pool"]
+__all__ = [
+    "PADDING_TOLERANCE",
+    "AttentionData",
+    "AttentionSource",
+    "as_numpy",
+    "check_indices",
+    "max_pool",
+]
 
 _FLOAT_DTYPES = (np.float16, np.float32)
 
@@ -62,58 +77,12 @@ def max_pool(block: np.ndarray, fq: int, fk: int) -> np.ndarray:
     return block.reshape(padded_q // fq, fq, padded_k // fk, fk).max(axis=(1, 3))
 
 
-# Padding (a case's positions past its tokens) gets no weight from a masked
-# softmax: exactly 0, or at most this after a finite mask value such as -1e4.
-PADDING_TOLERANCE = 1e-6
-
-
-def _check_padding(cube: np.ndarray, case: int, rows: slice, nk: int, side: str) -> None:
-    """Refuse to crop key positions that receive weight: they are tokens, not padding."""
-    k = cube.shape[-1]
-    dropped = slice(0, k - nk) if side == "left" else slice(nk, k)
-    block = cube[:, case, :, rows, dropped]
-    largest = float(block.max()) if block.size else 0.0
-    if largest <= PADDING_TOLERANCE:
-        return
-    raise ValueError(
-        f"tokens: got {nk} tokens for {k} key positions in case {case}, and the {k - nk} "
-        f"position(s) left out ({dropped.start}..{dropped.stop - 1}, {side} padding) receive "
-        f"attention up to {largest:.3g} from the kept queries, so they are not padding "
-        "(padding receives none). A token list shorter than the matrices, shared or per "
-        "case, crops only padding: give one token per position, or mask the padding in the "
-        "model's forward; to look at part of a sequence, slice the matrices first"
-    )
-
-
 def _meta(meta: Any) -> dict[str, Any]:
     if meta is None:
         return {}
     if not isinstance(meta, Mapping):
         raise ValueError(f"meta: expected a dict of metadata, got {type(meta).__name__}")
     return dict(meta)
-
-
-def _stored(block: np.ndarray, dtype: np.dtype, case: int) -> np.ndarray:
-    """``block`` in the storage dtype, refused when a value does not fit in it.
-
-    The finiteness check ran on the input; 1e300 is finite as float64 and
-    inf as float32 (float16 overflows above 65504), so a narrowing conversion
-    is checked again, on the stored values.
-    """
-    with np.errstate(over="ignore"):
-        stored = np.ascontiguousarray(block, dtype=dtype)
-    narrowed = block.dtype.itemsize > stored.dtype.itemsize
-    if not narrowed and np.issubdtype(block.dtype, np.floating):
-        return stored
-    if finite_and_non_negative(stored) or np.isfinite(stored).all():
-        return stored
-    first = tuple(int(i) for i in np.argwhere(~np.isfinite(stored))[0])
-    hint = " (pass dtype=np.float32)" if dtype == np.float16 else ""
-    raise ValueError(
-        f"attentions: expected values that fit in {dtype}{hint}; got {float(block[first]):.3g} "
-        f"at (layer, head, q, k) = {first} of case {case}, over its largest "
-        f"{float(np.finfo(dtype).max):.3g}"
-    )
 
 
 @runtime_checkable
@@ -258,8 +227,8 @@ class AttentionData:
             rows = slice(q - nq, q) if padding_side == "left" else slice(0, nq)
             cols = slice(k - nk, k) if padding_side == "left" else slice(0, nk)
             if nk < k:
-                _check_padding(cube, c, rows, nk, padding_side)
-            per_case.append(_stored(cube[:, c, :, rows, cols], dtype, c))
+                check_padding(cube, c, rows, nk, padding_side)
+            per_case.append(stored_values(cube[:, c, :, rows, cols], dtype, c))
         self.values: list[np.ndarray] = per_case
         self.tokens: list[list[str]] = keys
         self.query_tokens: list[list[str]] = queries
