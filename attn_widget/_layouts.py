@@ -12,7 +12,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_numpy", "check_values", "to_cube", "token_lists"]
+__all__ = [
+    "PADDING_TOLERANCE",
+    "as_numpy",
+    "check_padding",
+    "check_values",
+    "finite_and_non_negative",
+    "stored_values",
+    "to_cube",
+    "token_lists",
+]
 
 
 def as_numpy(values: Any, what: str = "attention") -> np.ndarray:
@@ -22,17 +31,59 @@ def as_numpy(values: Any, what: str = "attention") -> np.ndarray:
     included), on any device, with or without grad, without importing torch.
     """
     if hasattr(values, "detach") and hasattr(values, "cpu"):
+        if getattr(values, "is_meta", False):
+            # A meta tensor has a shape and no values; .cpu() would raise NotImplementedError.
+            raise ValueError(
+                f"{what}: expected a tensor with values, got one on the 'meta' device (shape "
+                f"{tuple(values.shape)}, no data): run the model on a real device (cpu, cuda) "
+                "with its weights loaded"
+            )
         tensor = values.detach().cpu()
         if not tensor.is_floating_point():
             raise ValueError(f"{what}: expected a float tensor, got dtype {tensor.dtype}")
         # numpy has no bfloat16: widen before converting.
         return tensor.float().numpy()
-    array = np.asarray(values)
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError, OverflowError) as error:
+        # numpy's "inhomogeneous shape after 2 dimensions" is about its own internals.
+        where = _ragged(values, what)
+        raise ValueError(
+            f"{what}: expected a rectangular array of numbers (every row the same length); "
+            + (
+                f"got rows of different lengths: {where}"
+                if where
+                else f"got nested values that are not numbers ({_first_line(error)})"
+            )
+        ) from error
     if array.dtype == object:
-        raise ValueError(f"{what}: expected a numeric array, got ragged or mixed values")
+        raise ValueError(
+            f"{what}: expected a rectangular array of numbers (every row the same length), "
+            "got ragged or mixed values"
+        )
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise ValueError(f"{what}: expected float values, got dtype {array.dtype}")
     return array
+
+
+def _ragged(values: Any, path: str, depth: int = 0) -> str | None:
+    """Where nested lists first differ in length: ``attentions[0][1]: lengths [2, 1]``."""
+    if depth > 32 or not isinstance(values, (list, tuple)):
+        return None
+    lengths = [len(v) if isinstance(v, (list, tuple)) else "a number" for v in values]
+    if len({str(n) for n in lengths}) > 1:
+        shown = ", ".join(str(n) for n in lengths[:8]) + (", ..." if len(lengths) > 8 else "")
+        return f"{path} holds entries of lengths {shown}"
+    for i, value in enumerate(values):
+        found = _ragged(value, f"{path}[{i}]", depth + 1)
+        if found:
+            return found
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _is_array_like(obj: Any) -> bool:
@@ -42,7 +93,7 @@ def _is_array_like(obj: Any) -> bool:
 def to_cube(attentions: Any) -> np.ndarray:
     """Bring every accepted layout to one array ``(layers, cases, heads, q, k)``."""
     if _is_array_like(attentions):
-        array = as_numpy(attentions)
+        array = as_numpy(attentions, "attentions")
         if array.ndim == 5:
             return array
         if array.ndim == 4:
@@ -97,7 +148,7 @@ _INF_BITS = {
 }
 
 
-def _finite_and_non_negative(cube: np.ndarray) -> bool:
+def finite_and_non_negative(cube: np.ndarray) -> bool:
     """True when every value is finite and >= 0 (-0.0 answers False; the caller rechecks).
 
     A float with its sign bit clear, read as an unsigned integer, is below the
@@ -123,7 +174,7 @@ def check_values(cube: np.ndarray) -> None:
         raise ValueError(f"attentions: expected a non-empty sequence; got q={q}, k={k}")
     # Fast path: one reduction, no temporary array, so valid gigabyte cubes are
     # checked in one pass; only a bad cube goes on to locate its first bad value.
-    if _finite_and_non_negative(cube):
+    if finite_and_non_negative(cube):
         return
     finite = np.isfinite(cube)
     if not finite.all():
@@ -143,27 +194,100 @@ def check_values(cube: np.ndarray) -> None:
         )
 
 
+def _token(value: Any, what: str, where: str) -> str:
+    """One token as text: ``str`` as is; ``bytes`` decoded as UTF-8.
+
+    Byte tokens are what byte-level tokenizers (tiktoken's
+    ``decode_single_token_bytes``) give; a character split over two tokens
+    leaves partial UTF-8, shown as its bytes (``\\xe4``) rather than refused.
+    """
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    raise ValueError(
+        f"{what}: expected token strings (or bytes); got {type(value).__name__} "
+        f"{value!r:.40} at {where}"
+    )
+
+
+def _is_token_list(value: Any) -> bool:
+    """A list of tokens (one case), as opposed to one token."""
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray))
+
+
 def token_lists(tokens: Any, cases: int, side: int, what: str) -> list[list[str]]:
-    """Per-case token lists; a flat list is shared by all cases."""
+    """Per-case token lists; a flat list is shared by all cases.
+
+    Lengths are checked by the caller: a list shorter than ``side`` is a case
+    with padding, which :class:`~attn_widget.data.AttentionData` crops when
+    (and only when) the padding receives no weight.
+    """
     if tokens is None:
         return [[str(i) for i in range(side)] for _ in range(cases)]
-    if isinstance(tokens, str) or not isinstance(tokens, Sequence):
+    if isinstance(tokens, np.ndarray):
+        tokens = tokens.tolist()
+    if isinstance(tokens, (str, bytes, bytearray)) or not isinstance(tokens, Sequence):
         raise ValueError(
             f"{what}: expected a list of strings or a list of lists (one per case); "
             f"got {type(tokens).__name__}"
         )
-    if len(tokens) > 0 and all(isinstance(t, Sequence) and not isinstance(t, str) for t in tokens):
+    if len(tokens) > 0 and all(_is_token_list(t) for t in tokens):
         if len(tokens) != cases:
             raise ValueError(
                 f"{what}: got {len(tokens)} token lists but the attention has {cases} case(s)"
             )
-        return [[str(t) for t in case] for case in tokens]
-    if not all(isinstance(t, str) for t in tokens):
-        raise ValueError(f"{what}: expected strings; got {[type(t).__name__ for t in tokens][:5]}")
-    shared = list(tokens)
-    if len(shared) != side:
-        raise ValueError(
-            f"{what}: got {len(shared)} tokens but the attention matrices have {side} "
-            "positions on that axis"
-        )
+        return [
+            [_token(t, what, f"case {c}, position {i}") for i, t in enumerate(case)]
+            for c, case in enumerate(tokens)
+        ]
+    shared = [_token(t, what, f"position {i}") for i, t in enumerate(tokens)]
     return [list(shared) for _ in range(cases)]
+
+
+# Padding (a case's positions past its tokens) gets no weight from a masked
+# softmax: exactly 0, or at most this after a finite mask value such as -1e4.
+PADDING_TOLERANCE = 1e-6
+
+
+def check_padding(cube: np.ndarray, case: int, rows: slice, nk: int, side: str) -> None:
+    """Refuse to crop key positions that receive weight: they are tokens, not padding."""
+    k = cube.shape[-1]
+    dropped = slice(0, k - nk) if side == "left" else slice(nk, k)
+    block = cube[:, case, :, rows, dropped]
+    largest = float(block.max()) if block.size else 0.0
+    if largest <= PADDING_TOLERANCE:
+        return
+    raise ValueError(
+        f"tokens: got {nk} tokens for {k} key positions in case {case}, and the {k - nk} "
+        f"position(s) left out ({dropped.start}..{dropped.stop - 1}, {side} padding) receive "
+        f"attention up to {largest:.3g} from the kept queries, so they are not padding "
+        "(padding receives none). A token list shorter than the matrices, shared or per "
+        "case, crops only padding: give one token per position, or mask the padding in the "
+        "model's forward; to look at part of a sequence, slice the matrices first"
+    )
+
+
+def stored_values(block: np.ndarray, dtype: np.dtype, case: int) -> np.ndarray:
+    """``block`` in the storage dtype, refused when a value does not fit in it.
+
+    The finiteness check ran on the input; 1e300 is finite as float64 and
+    inf as float32 (float16 overflows above 65504), so a narrowing conversion
+    is checked again, on the stored values.
+    """
+    with np.errstate(over="ignore"):
+        stored = np.ascontiguousarray(block, dtype=dtype)
+    narrowed = block.dtype.itemsize > stored.dtype.itemsize
+    if not narrowed and np.issubdtype(block.dtype, np.floating):
+        return stored
+    if finite_and_non_negative(stored) or np.isfinite(stored).all():
+        return stored
+    first = tuple(int(i) for i in np.argwhere(~np.isfinite(stored))[0])
+    hint = " (pass dtype=np.float32)" if dtype == np.float16 else ""
+    raise ValueError(
+        f"attentions: expected values that fit in {dtype}{hint}; got {float(block[first]):.3g} "
+        f"at (layer, head, q, k) = {first} of case {case}, over its largest "
+        f"{float(np.finfo(dtype).max):.3g}"
+    )

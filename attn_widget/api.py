@@ -67,9 +67,15 @@ def from_model(
     return AttentionWidget(result, **widget_options)
 
 
-def load(path: str | os.PathLike[str], **widget_options: Any) -> AttentionWidget:
-    """An :class:`AttentionWidget` over the attention saved in ``path`` (see :func:`io.read`)."""
-    return AttentionWidget.from_components(io.read(path), **widget_options)
+def load(
+    path: str | os.PathLike[str], *, max_bytes: float | None = None, **widget_options: Any
+) -> AttentionWidget:
+    """An :class:`AttentionWidget` over the attention saved in ``path`` (see :func:`io.read`).
+
+    ``max_bytes`` (default :data:`attn_widget.io.MAX_BYTES`, 1 GiB) bounds the
+    attention a file may hold; a file that declares more is refused unread.
+    """
+    return AttentionWidget.from_components(io.read(path, max_bytes=max_bytes), **widget_options)
 
 
 def save(

@@ -159,15 +159,43 @@ def _version() -> str:
 
 
 # ------------------------------------------------------------------- inputs
+def _not_utf8(option: str, text: str) -> _Usage | None:
+    """A text that the shell passed with bytes that are not UTF-8 (Python keeps them as U+DCxx)."""
+    for i, char in enumerate(text):
+        if "\udc80" <= char <= "\udcff":
+            return _Usage(
+                f"{option}: not UTF-8 text: byte 0x{ord(char) - 0xDC00:02x} at character {i + 1} "
+                f"of {text.encode('utf-8', 'surrogateescape')[:40]!r}; pass the text in UTF-8 "
+                "(check the terminal's or the script's encoding)"
+            )
+    return None
+
+
+def _read_lines(path: pathlib.Path) -> list[str]:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise _Usage(f"--texts-file: cannot read {path}: {error.strerror or error}") from error
+    try:
+        return raw.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise _Usage(
+            f"--texts-file: {path} is not UTF-8 text: byte 0x{raw[error.start]:02x} at line "
+            f"{line}, column {column}; save it as UTF-8"
+        ) from error
+
+
 def _texts(args: argparse.Namespace) -> list[str]:
     texts = list(args.text)
     if args.texts_file:
-        path = pathlib.Path(args.texts_file)
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise _Usage(f"--texts-file: cannot read {path}: {error}") from error
-        texts += [line for line in lines if line.strip()]
+        texts += [line for line in _read_lines(pathlib.Path(args.texts_file)) if line.strip()]
+    for option, values in (("--text", args.text), ("--target", args.target)):
+        for value in values:
+            problem = _not_utf8(option, value)
+            if problem is not None:
+                raise problem
     return texts
 
 

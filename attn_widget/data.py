@@ -18,10 +18,26 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ._layouts import as_numpy, check_values, to_cube, token_lists
+from ._layouts import (
+    PADDING_TOLERANCE,
+    as_numpy,
+    check_padding,
+    check_values,
+    stored_values,
+    to_cube,
+    token_lists,
+)
 from .state import check_index
+from .token_text import display_lists
 
-__all__ = ["AttentionData", "AttentionSource", "as_numpy", "check_indices", "max_pool"]
+__all__ = [
+    "PADDING_TOLERANCE",
+    "AttentionData",
+    "AttentionSource",
+    "as_numpy",
+    "check_indices",
+    "max_pool",
+]
 
 _FLOAT_DTYPES = (np.float16, np.float32)
 
@@ -59,6 +75,14 @@ def max_pool(block: np.ndarray, fq: int, fk: int) -> np.ndarray:
         full[:q, :k] = block
         block = full
     return block.reshape(padded_q // fq, fq, padded_k // fk, fk).max(axis=(1, 3))
+
+
+def _meta(meta: Any) -> dict[str, Any]:
+    if meta is None:
+        return {}
+    if not isinstance(meta, Mapping):
+        raise ValueError(f"meta: expected a dict of metadata, got {type(meta).__name__}")
+    return dict(meta)
 
 
 @runtime_checkable
@@ -124,14 +148,24 @@ class AttentionData:
     Parameters
     ----------
     attentions:
-        Any layout of DESIGN.md: per-layer ``(cases, heads, q, k)`` or
-        ``(heads, q, k)`` arrays, a stacked ``(layers, cases, heads, q, k)`` or
-        ``(layers, heads, q, k)`` array, or one ``(q, k)`` matrix.
+        Any of these layouts: per-layer ``(cases, heads, q, k)`` or
+        ``(heads, q, k)`` arrays (``outputs.attentions``), a stacked
+        ``(layers, cases, heads, q, k)`` or ``(layers, heads, q, k)`` array, or
+        one ``(q, k)`` matrix; numpy or torch, any float dtype. Values must be
+        finite, non-negative, and fit in the storage ``dtype``.
     tokens:
-        Key-axis tokens: one list shared by every case, or one list per case.
-        A case whose list is shorter than the padded matrix side is cropped to
-        it (``padding_side`` says where the padding is). ``None`` numbers the
-        positions.
+        Key-axis tokens: one list shared by every case, or one list per case
+        (strings; ``bytes`` are decoded as UTF-8). A list shorter than the
+        matrix side, shared or per case alike, is a case with padding
+        (``padding_side`` says where) and is cropped to its tokens, but only
+        when the positions left out receive no attention from the kept
+        queries (at most :data:`PADDING_TOLERANCE`, as a masked softmax
+        gives); positions with weight are refused, never cut. More tokens
+        than positions are refused. ``None`` numbers the positions.
+        What a font or an encoder cannot take (U+FEFF, lone surrogates, NUL,
+        direction overrides, ...) is shown as a visible stand-in such as
+        ``⟨U+FEFF⟩`` (see :mod:`attn_widget.token_text`); the tokens as given
+        are then kept in ``raw_tokens`` (and ``meta["raw_query_tokens"]``).
     target_tokens:
         Query-axis tokens for cross-attention (``q != k``); defaults to
         ``tokens``.
@@ -159,7 +193,10 @@ class AttentionData:
     ) -> None:
         if padding_side not in ("right", "left"):
             raise ValueError(f"padding_side: expected 'right' or 'left'; got {padding_side!r}")
-        dtype = np.dtype(dtype)
+        try:
+            dtype = np.dtype(dtype)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"dtype: expected float32 or float16; got {dtype!r:.60}") from error
         if dtype.type not in _FLOAT_DTYPES:
             raise ValueError(f"dtype: expected float32 or float16; got {dtype}")
         cube = to_cube(attentions)
@@ -171,8 +208,13 @@ class AttentionData:
                 f"target_tokens: the matrices are {q} x {k} (cross-attention) so the "
                 f"{q} query-side tokens must be given as target_tokens="
             )
-        keys = token_lists(tokens, cases, k, "tokens")
-        queries = token_lists(target_tokens, cases, q, "target_tokens") if cross else keys
+        given_keys = token_lists(tokens, cases, k, "tokens")
+        keys, keys_changed = display_lists(given_keys)
+        if cross:
+            given_queries = token_lists(target_tokens, cases, q, "target_tokens")
+            queries, queries_changed = display_lists(given_queries)
+        else:
+            given_queries, queries, queries_changed = given_keys, keys, False
         per_case: list[np.ndarray] = []
         for c in range(cases):
             nq, nk = len(queries[c]), len(keys[c])
@@ -181,17 +223,23 @@ class AttentionData:
             if nk > k or nq > q:
                 raise ValueError(
                     f"tokens: case {c} has {nq} x {nk} tokens (query x key) but the "
-                    f"attention matrices are {q} x {k}"
+                    f"attention matrices are {q} x {k}: more tokens than positions"
                 )
             rows = slice(q - nq, q) if padding_side == "left" else slice(0, nq)
             cols = slice(k - nk, k) if padding_side == "left" else slice(0, nk)
-            per_case.append(np.ascontiguousarray(cube[:, c, :, rows, cols], dtype=dtype))
+            if nk < k:
+                check_padding(cube, c, rows, nk, padding_side)
+            per_case.append(stored_values(cube[:, c, :, rows, cols], dtype, c))
         self.values: list[np.ndarray] = per_case
         self.tokens: list[list[str]] = keys
         self.query_tokens: list[list[str]] = queries
         self.is_cross: bool = cross
-        self.raw_tokens = raw_tokens
-        self.meta: dict[str, Any] = dict(meta or {})
+        # The display tokens replace what no font or encoder takes (token_text);
+        # the tokens as given are kept when the caller gave no raw tokens.
+        self.raw_tokens = raw_tokens if raw_tokens is not None or not keys_changed else given_keys
+        self.meta: dict[str, Any] = _meta(meta)
+        if queries_changed and "raw_query_tokens" not in self.meta:
+            self.meta["raw_query_tokens"] = given_queries
         self.n_layers, self.n_heads = layers, heads
 
     holds_weights = True
@@ -223,30 +271,44 @@ class AttentionData:
                 "cases: every case must have the same layers and heads; got "
                 + ", ".join(str(tuple(a.shape[:2])) for a in arrays)
             )
+        if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
+            raise ValueError(
+                f"tokens: expected one token list per case, got {type(tokens).__name__}"
+            )
         if len(tokens) != len(arrays):
             raise ValueError(f"tokens: got {len(tokens)} token lists for {len(arrays)} cases")
-        queries = target_tokens if target_tokens is not None else tokens
-        first = cls(
-            arrays[0],
-            list(tokens[0]),
-            target_tokens=list(queries[0]) if target_tokens is not None else None,
-            dtype=dtype,
-        )
-        for i, a in enumerate(arrays[1:], start=1):
-            other = cls(
+        if target_tokens is not None and len(target_tokens) != len(arrays):
+            raise ValueError(
+                f"target_tokens: got {len(target_tokens)} token lists for {len(arrays)} cases"
+            )
+        parts = [
+            cls(
                 a,
-                list(tokens[i]),
-                target_tokens=list(queries[i]) if target_tokens is not None else None,
+                [tokens[i]],
+                target_tokens=[target_tokens[i]] if target_tokens is not None else None,
                 dtype=dtype,
             )
+            for i, a in enumerate(arrays)
+        ]
+        first = parts[0]
+        for other in parts[1:]:
             first.values.append(other.values[0])
             first.tokens.append(other.tokens[0])
             # Self-attention shares one list for both axes: append to it once.
             if first.query_tokens is not first.tokens:
                 first.query_tokens.append(other.query_tokens[0])
         first.is_cross = first.is_cross or target_tokens is not None
+        if raw_tokens is None and any(p.raw_tokens is not None for p in parts):
+            # Some token needed a visible stand-in: keep every case's tokens as given.
+            raw_tokens = [p.raw_tokens[0] if p.raw_tokens else p.tokens[0] for p in parts]
         first.raw_tokens = raw_tokens
-        first.meta = dict(meta or {})
+        first.meta = _meta(meta)
+        raw_queries = [p.meta.get("raw_query_tokens") for p in parts]
+        if any(r is not None for r in raw_queries) and "raw_query_tokens" not in first.meta:
+            first.meta["raw_query_tokens"] = [
+                r[0] if r is not None else p.query_tokens[0]
+                for r, p in zip(raw_queries, parts, strict=True)
+            ]
         return first
 
     @property

@@ -5,13 +5,16 @@ JSON manifest (component names, tokens, raw tokens, model name, text, any
 metadata). ``load`` reads it with ``allow_pickle=False``, and also reads
 
 * the JSON layout ``{"tokens", "text", "attention_matrices"[layer][head]}``
-  (a batch dimension of 1 tolerated, padding cropped) and the layout that
+  (a batch dimension of 1 tolerated at any of the first three levels, as
+  EnsembleModel writes it; padding cropped) and the layout that
   :func:`to_json` writes;
 * ``.pt`` files holding ``{"attention_scores", "tokens_list"}``, through
   ``torch.load(weights_only=True)`` only.
 
 A file is recognised by its content, not its name. Anything else, a raw
-pickle above all, is refused before any of it is interpreted.
+pickle above all, is refused before any of it is interpreted; every field is
+checked (:mod:`attn_widget.formats`), and sizes are checked against
+``max_bytes`` (default :data:`MAX_BYTES`) before anything is allocated.
 """
 
 from __future__ import annotations
@@ -20,19 +23,26 @@ import json
 import os
 import pathlib
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from ._files import atomic_file, write_atomic
 from .data import AttentionData, AttentionSource
-from .media import media_arrays, restore_media  # image PNG, waveform (issue 14)
+from .formats.checks import FileError, check_size
+from .formats.json_layouts import from_document
+from .formats.npz import FORMAT, read_npz
+from .formats.npz import MANIFEST as _MANIFEST
+from .formats.torch_file import read_torch
+from .media import media_arrays  # image PNG, waveform (issue 14)
 
-__all__ = ["components_of", "read", "save", "to_json"]
+__all__ = ["MAX_BYTES", "components_of", "read", "save", "to_json"]
 
-FORMAT = "attn_widget/1"
-_MANIFEST = "manifest"
+# The most attention a file may hold before read() refuses it unread (1 GiB):
+# well above a 12-layer, 12-head model at 512 tokens (151 MB a case), well
+# below what fills a laptop. Set it here, or pass read(path, max_bytes=...).
+MAX_BYTES = 2**30
 _FORMATS = (
     "an attn_widget .npz (aw.save), a JSON file with 'tokens' and 'attention_matrices' "
     "(or 'layers', as written by to_json), or a torch .pt zip file with 'attention_scores' "
@@ -68,6 +78,8 @@ def _jsonable(value: Any) -> Any:
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
     return str(value)
 
 
@@ -117,204 +129,54 @@ def save(
     # Streamed into the temporary file (no in-memory copy of the arrays), then
     # renamed over the target.
     with atomic_file(_path(path)) as (handle, target):
-        writer = np.savez_compressed if compressed else np.savez
-        writer(handle, **arrays)  # type: ignore[arg-type]
+        # (numpy's stubs read **arrays as possibly holding allow_pickle=)
+        (np.savez_compressed if compressed else np.savez)(handle, **arrays)  # type: ignore[arg-type]
     return target
 
 
 # ---------------------------------------------------------------------- read
-def _read_npz(path: pathlib.Path) -> dict[str, AttentionData]:
+def _limit(max_bytes: float | None) -> float:
+    limit = MAX_BYTES if max_bytes is None else max_bytes
+    if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit > 0:
+        raise ValueError(f"max_bytes: expected a number of bytes > 0 (or math.inf), got {limit!r}")
+    return limit
+
+
+def _read_json(source: pathlib.Path, max_bytes: float) -> dict[str, AttentionData]:
+    origin = str(source)
+    # The text is parsed whole: its size is what is held in memory.
+    check_size(origin, "file size", source.stat().st_size, max_bytes)
+    raw = source.read_bytes()
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if _MANIFEST not in archive.files:
-                raise ValueError(
-                    f"{path}: a .npz without an attn_widget manifest; expected {_FORMATS}"
-                )
-            manifest = json.loads(str(archive[_MANIFEST]))
-            if manifest.get("format") != FORMAT:
-                raise ValueError(f"{path}: format {manifest.get('format')!r}; expected {FORMAT!r}")
-            out: dict[str, AttentionData] = {}
-            for i, part in enumerate(manifest["components"]):
-                cases = [archive[f"c{i}_case{c}"] for c in range(part["cases"])]
-                dtype = np.float16 if cases[0].dtype == np.float16 else np.float32
-                meta = {**part.get("meta", {}), **manifest.get("meta", {})}
-                out[part["name"]] = AttentionData.from_cases(
-                    cases,
-                    part["tokens"],
-                    target_tokens=part["query_tokens"] if part["is_cross"] else None,
-                    dtype=dtype,
-                    raw_tokens=part.get("raw_tokens"),
-                    meta=meta,
-                )
-                restore_media(out[part["name"]], archive, f"m{i}")  # issue 14
-            return out
-    except (KeyError, TypeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: a damaged attn_widget .npz ({error})") from error
-
-
-def _crop_padding(
-    cube: np.ndarray, tokens: list[str], mask: Sequence[Any] | np.ndarray | None
-) -> tuple[np.ndarray, list[str]]:
-    """One case ``(layers, heads, q, k)`` cropped to its real tokens.
-
-    With an attention mask, its ones are the tokens. Without one, a run of key
-    positions at either end that no query gives any weight, in any layer or
-    head, is padding (softmax gives exactly 0 only to masked keys).
-    """
-    side = cube.shape[-1]
-    if mask is not None:
-        keep = np.flatnonzero(np.asarray(mask).reshape(-1)[:side])
-    else:
-        unused = np.asarray(~cube.any(axis=(0, 1, 2)))
-        start, stop = 0, side
-        while start < stop and unused[start]:
-            start += 1
-        while stop > start and unused[stop - 1]:
-            stop -= 1
-        keep = np.arange(start, stop)
-    if len(keep) == side:
-        return cube, tokens[:side] if len(tokens) >= side else tokens
-    cube = cube[:, :, keep][:, :, :, keep]
-    if len(tokens) == side:
-        tokens = [tokens[i] for i in keep]
-    return cube, tokens
-
-
-def _token_list(tokens: Any, what: str) -> list[str]:
-    if isinstance(tokens, list) and len(tokens) == 1 and isinstance(tokens[0], list):
-        tokens = tokens[0]  # a batch of one
-    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-        raise ValueError(f"{what}: expected a list of token strings, got {type(tokens).__name__}")
-    return tokens
-
-
-def _from_matrices(
-    matrices: Any, tokens: Any, mask: Any, text: Any, origin: str
-) -> dict[str, AttentionData]:
-    """The JSON layout ``attention_matrices[layer][head][q][k]`` (batch of 1 tolerated)."""
-    try:
-        cube = np.asarray(matrices, dtype=np.float32)
-    except (ValueError, TypeError) as error:
-        raise ValueError(
-            f"{origin}: attention_matrices: expected nested lists [layer][head][q][k] of numbers "
-            f"({error})"
-        ) from error
-    if cube.ndim == 5:
-        # [layer][1][head][q][k] (transformers' per-layer batches) or [1][layer][head][q][k].
-        if cube.shape[1] == 1:
-            cube = cube[:, 0]
-        elif cube.shape[0] == 1:
-            cube = cube[0]
-    if cube.ndim != 4:
-        raise ValueError(
-            f"{origin}: attention_matrices: expected [layer][head][q][k] (a batch of 1 "
-            f"tolerated), got shape {cube.shape}"
-        )
-    if mask is not None:
-        mask = np.asarray(mask).reshape(-1)
-    tokens = _token_list(tokens, f"{origin}: tokens")
-    cube, tokens = _crop_padding(cube, tokens, mask)
-    meta = {"source": origin, **({"text": text} if text is not None else {})}
-    return {"attention": AttentionData(cube, tokens, meta=meta)}
-
-
-def _from_layers(document: Mapping[str, Any], origin: str) -> dict[str, AttentionData]:
-    """The layout :func:`to_json` writes."""
-    try:
-        layers = sorted(document["layers"], key=lambda layer: layer["layer_idx"])
-        cube = np.asarray(
-            [
-                [h["attention"] for h in sorted(layer["heads"], key=lambda h: h["head_idx"])]
-                for layer in layers
-            ],
-            dtype=np.float32,
-        )
-    except (KeyError, TypeError, ValueError) as error:
-        raise ValueError(
-            f"{origin}: layers: expected [{{'layer_idx', 'heads': [{{'head_idx', 'attention'}}]}}] "
-            f"({error})"
-        ) from error
-    query = document.get("query_tokens")
-    meta = {k: document[k] for k in ("text", "model", "component") if k in document}
-    data = AttentionData(
-        cube,
-        _token_list(document["tokens"], f"{origin}: tokens"),
-        target_tokens=_token_list(query, f"{origin}: query_tokens") if query else None,
-        meta=meta,
-    )
-    return {str(document.get("component", "attention")): data}
-
-
-def _read_json(path: pathlib.Path, text: str) -> dict[str, AttentionData]:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise FileError(f"{source}: an unknown binary file; expected {_FORMATS}") from error
+    if not text.lstrip().startswith("{"):
+        raise FileError(f"{source}: an unknown file; expected {_FORMATS}")
     try:
         document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error}); expected {_FORMATS}") from error
-    if not isinstance(document, dict) or "tokens" not in document:
-        keys = sorted(document) if isinstance(document, dict) else type(document).__name__
-        raise ValueError(f"{path}: JSON with keys {keys}; expected {_FORMATS}")
-    if "layers" in document:
-        return _from_layers(document, str(path))
-    if "attention_matrices" not in document:
-        raise ValueError(f"{path}: JSON with keys {sorted(document)}; expected {_FORMATS}")
-    return _from_matrices(
-        document["attention_matrices"],
-        document["tokens"],
-        document.get("attention_mask"),
-        document.get("text"),
-        str(path),
-    )
+    except RecursionError:
+        raise FileError(
+            f"{source}: JSON nested deeper than Python's parser goes; expected {_FORMATS}"
+        ) from None
+    except ValueError as error:  # JSONDecodeError, and integers of more than 4300 digits
+        raise FileError(f"{source}: not valid JSON ({error}); expected {_FORMATS}") from error
+    return from_document(origin, document, _FORMATS)
 
 
-def _read_torch(path: pathlib.Path) -> dict[str, AttentionData]:
-    import torch
+def read(
+    path: str | os.PathLike[str], *, max_bytes: float | None = None
+) -> dict[str, AttentionData]:
+    """Component name -> AttentionData from any file :func:`load` reads.
 
-    try:
-        # weights_only: torch's restricted unpickler, which builds tensors and
-        # plain containers and refuses every other global.
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # every refusal and damage reads the same to the user
-        raise ValueError(
-            f"{path}: refused by torch.load(weights_only=True) ({str(error).splitlines()[0]}); "
-            f"expected {_FORMATS}"
-        ) from error
-    if not isinstance(content, dict) or not {"attention_scores", "tokens_list"} <= set(content):
-        found = sorted(content) if isinstance(content, dict) else type(content).__name__
-        raise ValueError(
-            f"{path}: a .pt file with {found}; expected a dict with 'attention_scores' and "
-            "'tokens_list'"
-        )
-    scores, tokens = content["attention_scores"], content["tokens_list"]
-    if isinstance(tokens, list) and tokens and all(isinstance(t, str) for t in tokens):
-        tokens = [tokens]
-    layers = scores if isinstance(scores, (list, tuple)) else list(scores)
-    cube = np.stack([np.asarray(torch.as_tensor(a).float()) for a in layers])
-    if cube.ndim == 4:  # (layers, heads, q, k): one case
-        cube = cube[:, None]
-    if cube.ndim != 5:
-        raise ValueError(
-            f"{path}: attention_scores: expected (layers, [batch,] heads, q, k), got {cube.shape}"
-        )
-    if len(tokens) != cube.shape[1]:
-        raise ValueError(
-            f"{path}: tokens_list has {len(tokens)} token lists for {cube.shape[1]} case(s)"
-        )
-    masks = content.get("attention_mask")
-    cases, kept = [], []
-    for c in range(cube.shape[1]):
-        mask = None if masks is None else np.asarray(torch.as_tensor(masks[c]))
-        values, case_tokens = _crop_padding(cube[:, c], list(tokens[c]), mask)
-        values = values[:, :, : len(case_tokens), : len(case_tokens)]
-        cases.append(values)
-        kept.append(case_tokens)
-    meta = {"source": str(path)}
-    if "text" in content:
-        meta["text"] = content["text"]
-    return {"attention": AttentionData.from_cases(cases, kept, meta=meta)}
-
-
-def read(path: str | os.PathLike[str]) -> dict[str, AttentionData]:
-    """Component name -> AttentionData from any file :func:`load` reads."""
+    A damaged or crafted file gives one ``ValueError`` naming the file, the
+    field, what was expected and what came. ``max_bytes`` bounds the attention
+    a file may hold (default :data:`MAX_BYTES`; ``math.inf`` for no bound): an
+    ``.npz``'s arrays as their headers declare them, checked before any is
+    read; a ``.pt`` file's tensors as its zip directory declares them; a JSON
+    file's size. Data that does not fit its tokens is refused, never cut.
+    """
+    limit = _limit(max_bytes)
     source = _path(path)
     if not source.is_file():
         raise ValueError(f"path: expected an existing file, got {source}")
@@ -324,27 +186,20 @@ def read(path: str | os.PathLike[str]) -> dict[str, AttentionData]:
         try:
             with zipfile.ZipFile(source) as archive:
                 names = archive.namelist()
-        except zipfile.BadZipFile as error:
-            raise ValueError(
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as error:
+            raise FileError(
                 f"{source}: a damaged zip file ({error}); expected {_FORMATS}"
             ) from error
         if f"{_MANIFEST}.npy" in names:
-            return _read_npz(source)
+            return read_npz(source, limit)
         if any(n.endswith("data.pkl") for n in names):
-            return _read_torch(source)
-        raise ValueError(f"{source}: a zip file with {names[:5]}; expected {_FORMATS}")
+            return read_torch(source, limit, _FORMATS)
+        raise FileError(f"{source}: a zip file with {names[:5]}; expected {_FORMATS}")
     if head.startswith(b"\x80") or head[:1] in (b"(", b"c", b"]", b"}"):
-        raise ValueError(
+        raise FileError(
             f"{source}: looks like a pickle; attn_widget never unpickles files. Expected {_FORMATS}"
         )
-    raw = source.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{source}: an unknown binary file; expected {_FORMATS}") from error
-    if text.lstrip().startswith("{"):
-        return _read_json(source, text)
-    raise ValueError(f"{source}: an unknown file; expected {_FORMATS}")
+    return _read_json(source, limit)
 
 
 # ------------------------------------------------------------------- to_json
@@ -394,4 +249,10 @@ def to_json(
     }
     if data.is_cross:
         document["query_tokens"] = data.query_tokens[case]
-    return write_atomic(path, json.dumps(document, ensure_ascii=False).encode("utf-8"))
+    try:
+        encoded = json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (in the text, say) has no UTF-8: escaped as \ud800 it
+        # is still valid JSON, and JSON.parse and json.loads give it back.
+        encoded = json.dumps(document).encode("ascii")
+    return write_atomic(path, encoded)

@@ -33,8 +33,9 @@ def _values(data: bytes, dtype: str, scale: float) -> list[float]:
 def _source() -> AttentionData:
     rng = np.random.default_rng(7)
     cube = rng.random((2, 2, 2, 4, 4)).astype(np.float32)  # layers, cases, heads, q, k
+    cube[:, 0, :, :, 3] = 0  # case 0 is padded after 3 tokens: its pad key gets no weight
     cube /= cube.sum(-1, keepdims=True)
-    return AttentionData(cube, [list("abc"), ["w", "x", "y", "\ud800z"]])
+    return AttentionData(cube, [list("abc"), ["w", "x", "y", "é中😀"]])
 
 
 def _payload(budget: int) -> Case:

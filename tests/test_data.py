@@ -18,6 +18,17 @@ def softmax_rows(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
 TOKENS = ["a", "b", "c", "d"]
 
 
+def masked_softmax(shape: tuple[int, ...], lengths: list[int], left: bool = False) -> np.ndarray:
+    """``(layers, cases, heads, n, n)`` weights where case c's padding keys get none (a mask)."""
+    x = np.random.default_rng(0).normal(size=shape)
+    n = shape[-1]
+    for c, length in enumerate(lengths):
+        pad = slice(0, n - length) if left else slice(length, n)
+        x[:, c, :, :, pad] = -np.inf
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return (e / e.sum(-1, keepdims=True)).astype(np.float32)
+
+
 def test_per_layer_batched_arrays_like_transformers_outputs() -> None:
     layers = [softmax_rows((2, 3, 4, 4), seed=i) for i in range(5)]
     data = AttentionData(layers, TOKENS)
@@ -73,7 +84,7 @@ def test_float16_storage_on_request() -> None:
 
 
 def test_cases_of_different_lengths_are_cropped_to_their_tokens() -> None:
-    padded = softmax_rows((1, 2, 2, 5, 5))
+    padded = masked_softmax((1, 2, 2, 5, 5), [3, 5])
     data = AttentionData(padded, [["a", "b", "c"], ["a", "b", "c", "d", "e"]])
     assert data.shape(0) == (3, 3)
     assert data.shape(1) == (5, 5)
@@ -81,7 +92,7 @@ def test_cases_of_different_lengths_are_cropped_to_their_tokens() -> None:
 
 
 def test_left_padding() -> None:
-    padded = softmax_rows((1, 2, 2, 5, 5))
+    padded = masked_softmax((1, 2, 2, 5, 5), [2, 5], left=True)
     data = AttentionData(padded, [["c", "d"], list("abcde")], padding_side="left")
     np.testing.assert_array_equal(data.matrix(0, 0, case=0), padded[0, 0, 0, 3:, 3:])
 
@@ -144,7 +155,7 @@ def test_negative_values_are_refused() -> None:
 
 
 def test_token_count_must_match_the_matrix() -> None:
-    with pytest.raises(ValueError, match="got 3 tokens but the attention matrices have 4"):
+    with pytest.raises(ValueError, match=r"got 3 tokens for 4 key positions.*not padding"):
         AttentionData(softmax_rows((4, 4)), ["a", "b", "c"])
     with pytest.raises(ValueError, match="case 0 has 5 x 5 tokens"):
         AttentionData(softmax_rows((1, 1, 4, 4)), [list("abcde")])
@@ -175,3 +186,19 @@ def test_from_cases_keeps_each_case_length() -> None:
     assert data.n_cases == 2
     assert data.shape(0) == (2, 2) and data.shape(1) == (4, 4)
     np.testing.assert_array_equal(data.matrix(1, 2, case=1), b[1, 2])
+
+
+def test_a_shared_and_a_per_case_token_list_crop_padding_alike() -> None:
+    """tokens[:3] and [tokens[:3]] mean the same: crop padding, refuse positions with weight."""
+    masked = masked_softmax((2, 1, 3, 5, 5), [3])
+    shared = AttentionData(masked, list("abc"))
+    per_case = AttentionData(masked, [list("abc")])
+    assert shared.shape() == per_case.shape() == (3, 3)
+    np.testing.assert_array_equal(shared.values[0], masked[:, 0, :, :3, :3])
+    np.testing.assert_array_equal(per_case.values[0], shared.values[0])
+    dense = softmax_rows((2, 1, 3, 5, 5))
+    for tokens in (list("abc"), [list("abc")]):
+        with pytest.raises(ValueError, match=r"position\(s\) left out \(3\.\.4, right padding\)"):
+            AttentionData(dense, tokens)
+    with pytest.raises(ValueError, match="more tokens than positions"):
+        AttentionData(masked, list("abcdef"))

@@ -15,8 +15,8 @@ from transformers.models.swin.modeling_swin import window_partition  # noqa: E40
 
 import attn_widget as aw  # noqa: E402
 from attn_widget.extract import media  # noqa: E402
-from attn_widget.media import media_of  # noqa: E402
 from attn_widget.extract.windows import window_positions  # noqa: E402
+from attn_widget.media import media_of  # noqa: E402
 from tests import media_models as mm  # noqa: E402
 
 GRIDS = [16, 8, 4]  # 32x32 pixels, patch 2, two merges

@@ -11,6 +11,8 @@ from attn_widget.state import ViewState
 
 def source() -> aw.AttentionData:
     a = np.full((3, 2, 2, 5, 5), 0.2, np.float32)  # layers, cases, heads, q, k
+    a[:, 1, :, :, 3:] = 0  # case 1 is padded after 3 tokens
+    a[:, 1] /= a[:, 1].sum(-1, keepdims=True)
     return aw.AttentionData(a, [list("abcde"), list("abc")])
 
 

@@ -17,6 +17,14 @@ def pattern(n: int = 6, layers: int = 2, heads: int = 3, cases: int = 1) -> np.n
     return a / a.sum(-1, keepdims=True)
 
 
+def padded(n: int = 5, cases: int = 2, length: int = 3) -> np.ndarray:
+    """Case 0 padded after `length` tokens: its queries give the pad keys no weight."""
+    a = pattern(n=n, cases=cases)
+    a[:, 0, :, :, length:] = 0
+    a[:, 0] /= a[:, 0].sum(-1, keepdims=True)
+    return a
+
+
 class Recorder:
     """Stands in for the comm: keeps what the widget sends to the browser."""
 
@@ -62,8 +70,7 @@ def test_no_value_crosses_as_json() -> None:
 
 
 def test_cases_of_different_lengths_get_their_own_offsets() -> None:
-    padded = pattern(n=5, cases=2)
-    w = aw.AttentionWidget(padded, [list("abc"), list("abcde")])
+    w = aw.AttentionWidget(padded(), [list("abc"), list("abcde")])
     cases = w._meta["cases"]
     assert cases[0] == {"q": 3, "k": 3, "offset": 0}
     assert cases[1]["offset"] == 2 * 4 * 9
@@ -221,10 +228,10 @@ def test_a_zoomed_view_exports_its_window() -> None:
 def test_to_json_writes_the_current_case_for_web_front_ends(tmp_path) -> None:
     import json
 
-    w = aw.AttentionWidget(pattern(n=5, cases=2), [list("abc"), list("abcde")], case=1)
+    w = aw.AttentionWidget(padded(), [list("abc"), list("abcde")], case=1)
     data = json.loads(w.to_json(tmp_path / "out.json").read_text())
     assert data["tokens"] == list("abcde")
     assert len(data["layers"]) == 2 and len(data["layers"][0]["heads"]) == 3
     np.testing.assert_allclose(
-        data["layers"][1]["heads"][2]["attention"], pattern(n=5, cases=2)[1, 1, 2], atol=1e-6
+        data["layers"][1]["heads"][2]["attention"], padded()[1, 1, 2], atol=1e-6
     )

@@ -26,6 +26,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Affine2D
 
+from ..token_text import visible_text
+
 __all__ = [
     "HIGHLIGHT",
     "LINE_COLOR",
@@ -227,7 +229,7 @@ def visible_token(text: str) -> str:
     """
     if text == "":
         return "∅"
-    return _CONTROL.sub(_show_control, text)
+    return visible_text(text)
 
 
 def label_text(text: str, max_chars: int = MAX_LABEL_CHARS) -> str:

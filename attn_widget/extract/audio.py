@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from ..media import Media
 from .images import describe, is_image_like
 from .media_capture import capture_once, full_axis, model_name, storage_dtype, with_media
-from ..media import Media
 
 __all__ = ["TRANSCRIPT", "as_waveforms", "envelope", "extract_whisper", "time_label"]
 

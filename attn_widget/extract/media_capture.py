@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .checks import Blocked, check_weights
 from ..media import MEDIA, Media, attach_media
+from .checks import Blocked, check_weights
 
 __all__ = ["capture_once", "full_axis", "model_name", "storage_dtype", "with_media"]
 

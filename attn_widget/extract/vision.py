@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..media import Media
 from .images import PatchGrid, Prepared, image_media_meta, prepare_images
 from .media_capture import capture_once, full_axis, model_name, storage_dtype, with_media
-from ..media import Media
 
 __all__ = ["VISION_TYPES", "extract_vision", "prefix_tokens", "tower_component"]
 

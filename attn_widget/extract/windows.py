@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from ..media import Media
 from .images import PatchGrid, image_media_meta, prepare_images
 from .media_capture import capture_once, model_name, storage_dtype, with_media
-from ..media import Media
 
 __all__ = ["extract_swin", "stage_name", "window_positions"]
 
