@@ -90,7 +90,8 @@ class AttentionWidget(anywidget.AnyWidget):
     large = traitlets.Bool(False).tag(sync=True)
     # The view's locked selection: {"kind": "query"|"key", "index": i} or
     # {"kind": "cell", "q": i, "k": j}; None when nothing is locked.
-    selection = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
+    # Any, not Dict: traitlets' own type error would not say the dict's format.
+    selection = traitlets.Any(None, allow_none=True).tag(sync=True)
     byte_budget = traitlets.Int(DEFAULT_BYTE_BUDGET)
     export_dir = traitlets.Unicode(None, allow_none=True)
 
@@ -186,7 +187,8 @@ class AttentionWidget(anywidget.AnyWidget):
     def _valid_index(self, proposal: dict[str, Any]) -> int:
         name = proposal["trait"].name
         counts = {"layer": self.data.n_layers, "head": self.data.n_heads, "case": self.data.n_cases}
-        return check_index(name, proposal["value"], counts[name])
+        # Python may count from the end (-1: the last); the trait keeps 0..n-1.
+        return check_index(name, proposal["value"], counts[name], negative=True)
 
     @traitlets.validate("gamma")
     def _valid_gamma(self, proposal: dict[str, Any]) -> float:
