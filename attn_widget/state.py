@@ -28,6 +28,7 @@ __all__ = [
     "check_selection",
     "check_window",
     "selection_help",
+    "with_overrides",
 ]
 
 # The head of the mean of heads.
@@ -37,6 +38,9 @@ MEAN = None
 # figures and the command line all take gamma in GAMMA_MIN..GAMMA_MAX.
 GAMMA_MIN = 0.1
 GAMMA_MAX = 5.0
+
+# The view-state fields an export may override (everything else is a figure option).
+STATE_FIELDS = ("layer", "head", "case", "gamma", "selection", "window")
 
 # {"kind": "query"|"key", "index": i} or {"kind": "cell", "q": i, "k": j}
 Selection = dict[str, Any]
@@ -67,8 +71,8 @@ def check_index(name: str, value: Any, count: int, *, negative: bool = False) ->
         raise ValueError(f"{name}: expected an integer, got {value!r}")
     lo = -count if negative else 0
     if not lo <= value < count:
-        allowed = f"0..{count - 1}" + (f" (or -{count}..-1 from the end)" if negative else "")
-        raise ValueError(f"{name}: expected {allowed}, got {value}")
+        note = f" (or -{count}..-1, counting from the end)" if negative else ""
+        raise ValueError(f"{name}: expected 0..{count - 1}, got {value}{note}")
     return int(value) % count if count else int(value)
 
 
@@ -184,3 +188,24 @@ class ViewState:
     @property
     def mean(self) -> bool:
         return self.head is MEAN
+
+
+def with_overrides(
+    state: ViewState, options: Mapping[str, Any]
+) -> tuple[ViewState, dict[str, Any]]:
+    """``state`` with the view-state fields of ``options`` put in, and the other options.
+
+    What an export call gives (``export_pdf(path, gamma=2, layer=-1)``) wins
+    over what the view shows, for that export only. ``head="mean"`` (or
+    ``None`` given explicitly) is the mean of heads. A different case drops
+    the selection and the window, which belong to the view's case, unless
+    they are given too. Nothing is checked here: :meth:`ViewState.check` does.
+    """
+    rest = {name: value for name, value in options.items() if name not in STATE_FIELDS}
+    fields = {name: options[name] for name in STATE_FIELDS if name in options}
+    if "head" in fields and (fields["head"] is None or fields["head"] == "mean"):
+        fields["head"] = MEAN
+    if "case" in fields and fields["case"] != state.case:
+        fields.setdefault("selection", None)
+        fields.setdefault("window", None)
+    return replace(state, **fields), rest

@@ -47,6 +47,7 @@ __all__ = [
     "ANALYSIS_KINDS",
     "FORMATS",
     "KINDS",
+    "check_format",
     "default_filename",
     "format_of",
     "render",
