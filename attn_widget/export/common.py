@@ -369,6 +369,14 @@ def title_lines(
     A part wider than the line on its own gets a line of its own (it is never cut).
     """
     parts = title.split(sep)
+    # "layer 2 · head 3" is one part: a line never ends between a layer and its head.
+    glued: list[str] = []
+    for part in parts:
+        if glued and part.startswith(("head ", "H")) and glued[-1].startswith(("layer ", "L")):
+            glued[-1] += sep + part
+        else:
+            glued.append(part)
+    parts = glued
     lines: list[str] = []
     for part in parts:
         if lines and text_width([lines[-1] + sep + part], size) <= max_width:

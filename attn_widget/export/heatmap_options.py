@@ -260,15 +260,14 @@ def parse_heatmap_options(options: Mapping[str, Any], q: int, k: int) -> Heatmap
 def with_auto_regions(opts: HeatmapOptions, matrix: np.ndarray) -> HeatmapOptions:
     """``regions="auto"``: the regions :func:`attn_widget.analysis.find_regions` finds.
 
-    Found on the matrix as drawn (the window, when zoomed), strongest first,
-    labelled ``R1``, ``R2``, ... in that order.
+    Found on the matrix as drawn (the window, when zoomed), strongest first.
+    They are not labelled (a label would cover the values of small regions);
+    give ``regions=[(top, left, bottom, right, label), ...]`` to label them.
     """
     if opts.auto_regions is None:
         return opts
     from ..analysis import find_regions
 
     found = find_regions(matrix, **opts.auto_regions)
-    regions = tuple(
-        (r.top, r.left, r.bottom, r.right, f"R{rank}") for rank, r in enumerate(found, start=1)
-    )
+    regions = tuple((r.top, r.left, r.bottom, r.right, None) for r in found)
     return replace(opts, regions=regions)

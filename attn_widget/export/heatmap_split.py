@@ -22,6 +22,7 @@ from .common import (
     colorbar,
     colorbar_extent,
     draw_title,
+    text_width,
     title_height,
     title_lines,
 )
@@ -31,7 +32,7 @@ from .heatmap_table import Table, draw_table, top_table
 __all__ = ["split_figure", "split_width"]
 
 PANEL_FONT = 8.0
-ROW_TITLE = PANEL_FONT * 1.3 + 3.0
+ROW_TITLE = PANEL_FONT * 1.3 + 3.0  # one line of block titles (two when they must wrap)
 GAP_H, GAP_V = 8.0, ROW_TITLE + 4.0  # between blocks; the lower blocks' titles sit in GAP_V
 NOTE = "X → Y: queries in X attending to keys in Y; % = share of X's attention that goes to Y"
 
@@ -69,6 +70,40 @@ def split_width(d: Drawing, norm: PowerNorm) -> float:
     return _frame(d, norm, room).content_w
 
 
+def _block_titles(
+    d: Drawing, names: tuple[str, str], shares: list[str], widths: list[float]
+) -> tuple[list[list[str]], str]:
+    """Each block's title lines, and what the note must add.
+
+    ``question → context · 53%`` when every title fits over its block; else
+    ``A → B · 53%`` (the note says which is A and B); else that on two lines.
+    """
+    pairs = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+    def fits(lines: list[list[str]]) -> bool:
+        return all(
+            text_width(block, PANEL_FONT) <= width + GAP_H - 2.0
+            for block, width in zip(lines, widths, strict=True)
+        )
+
+    full = [
+        [f"{names[a]} → {names[b]} · {share}"] for (a, b), share in zip(pairs, shares, strict=True)
+    ]
+    if fits(full):
+        return full, ""
+    letters = ("A", "B")
+    short = [
+        [f"{letters[a]} → {letters[b]} · {share}"]
+        for (a, b), share in zip(pairs, shares, strict=True)
+    ]
+    legend = f"A = {names[0]}, B = {names[1]}; " if names != letters else ""
+    if fits(short):
+        return short, legend
+    return [
+        [f"{letters[a]} → {letters[b]}", share] for (a, b), share in zip(pairs, shares, strict=True)
+    ], legend
+
+
 def split_figure(
     d: Drawing,
     norm: PowerNorm,
@@ -91,13 +126,24 @@ def split_figure(
     if page_w is None:
         page_w = f.content_w
     dx = max(0.0, (page_w - f.content_w) / 2)
+    totals = d.matrix.sum(axis=1)
+    blocks = (((0, s), (0, s)), ((0, s), (s, k)), ((s, q), (0, s)), ((s, q), (s, k)))
+    shares, widths = [], []
+    for rows, cols in blocks:
+        mass = float(d.matrix[rows[0] : rows[1], cols[0] : cols[1]].sum())
+        whole_rows = float(totals[rows[0] : rows[1]].sum())
+        shares.append(f"{100.0 * mass / whole_rows:.0f}%" if whole_rows > 0 else "–")
+        widths.append((d.cols.edges[cols[1]] - d.cols.edges[cols[0]]) * u)
+    block_titles, legend = _block_titles(d, (name_a, name_b), shares, widths)
+    row_title = max(len(t) for t in block_titles) * PANEL_FONT * 1.3 + 3.0
+    gap_v = row_title + 4.0  # the lower blocks' titles sit in this gap
     lines = title_lines(title, page_w - 2 * MARGIN)
-    notes = title_lines(NOTE, page_w - 2 * MARGIN, NOTE_FONT, sep="; ")
+    notes = title_lines(legend + NOTE, page_w - 2 * MARGIN, NOTE_FONT, sep="; ")
     _, xlab = label_extent(d)
     head = MARGIN + title_height(lines) + 6.0
     axis_h = AXIS_TITLE_H if d.opts.xlabel else 0.0
-    top = head + axis_h + ROW_TITLE + xlab + LABEL_GAP
-    bar_h = max(height + GAP_V, 72.0)
+    top = head + axis_h + row_title + xlab + LABEL_GAP
+    bar_h = max(height + gap_v, 72.0)
     note_y = top + bar_h + 6.0
     table_y = note_y + title_height(notes, NOTE_FONT) + 6.0
     below = f.table is not None and not f.table_beside
@@ -122,28 +168,21 @@ def split_figure(
         va="bottom",
         fontsize=PANEL_FONT,
     )
-    totals = d.matrix.sum(axis=1)
-    blocks = (
-        ((0, s), (0, s), name_a, name_a, 0.0, 0.0),
-        ((0, s), (s, k), name_a, name_b, wa + GAP_H, 0.0),
-        ((s, q), (0, s), name_b, name_a, 0.0, ha + GAP_V),
-        ((s, q), (s, k), name_b, name_b, wa + GAP_H, ha + GAP_V),
-    )
-    for rows, cols, src, dst, bx, by in blocks:
-        w = (d.cols.edges[cols[1]] - d.cols.edges[cols[0]]) * u
+    offsets = ((0.0, 0.0), (wa + GAP_H, 0.0), (0.0, ha + gap_v), (wa + GAP_H, ha + gap_v))
+    for (rows, cols), (bx, by), block_title, w in zip(
+        blocks, offsets, block_titles, widths, strict=True
+    ):
         x, y = x_blocks + bx, top + by
         draw_panel(page, d, x, y, rows, cols, rows[0] == 0, cols[0] == 0)
-        mass = float(d.matrix[rows[0] : rows[1], cols[0] : cols[1]].sum())
-        whole_rows = float(totals[rows[0] : rows[1]].sum())
-        share = f"{100.0 * mass / whole_rows:.0f}%" if whole_rows > 0 else "–"
         y_title = above if rows[0] == 0 else y - 3.0
         page.text(
             x + w / 2,
             y_title,
-            f"{src} → {dst} · {share}",
+            "\n".join(block_title),
             ha="center",
             va="bottom",
             fontsize=max(MIN_FONT, PANEL_FONT),
+            linespacing=1.3,
         )
     draw_title(page, page_w / 2, MARGIN, lines)
     draw_axis_titles(page, d, left, top, width, height, head)

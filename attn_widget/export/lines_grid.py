@@ -137,14 +137,26 @@ def lines_grid_figure(
         right_w = text_width([k_labels[j] for j in shown_k], font) + LABEL_GAP if shown_k else 0
         return font, shown_q, shown_k, float(left_w), float(right_w)
 
-    room = MAX_SPAN_PT
-    for _ in range(3):  # label extents depend on the row pitch, which follows the room
-        row = _row_pitch(room, n)
-        _, _, _, left_w, right_w = labels(row)
-        room = (target - 2 * MARGIN - left_w - right_w - (cols - 1) * GAP_PT) / cols
-        room = max(MIN_SPAN_PT, min(MAX_SPAN_PT, room))
-    row = _row_pitch(room, n)
+    def solve(with_labels: bool) -> tuple[float, float]:
+        """Room per panel and row pitch, with or without token labels beside the rows."""
+        room = MAX_SPAN_PT
+        for _ in range(4):  # label extents depend on the row pitch, which follows the room
+            row = _row_pitch(room, n)
+            _, _, _, left_w, right_w = labels(row) if with_labels else (0, [], [], 0.0, 0.0)
+            room = (target - 2 * MARGIN - left_w - right_w - (cols - 1) * GAP_PT) / cols
+            room = max(MIN_SPAN_PT, min(MAX_SPAN_PT, room))
+        return room, _row_pitch(room, n)
+
+    room, row = solve(True)
     font, shown_q, shown_k, left_w, right_w = labels(row)
+    needed = 2 * MARGIN + left_w + right_w + cols * room + (cols - 1) * GAP_PT
+    if not (shown_q or shown_k) or needed > target + 0.5:
+        # Too small to label (labels would not fit beside readable rows): the room
+        # goes to the lines.
+        room, row = solve(False)
+        font, shown_q, shown_k, left_w, right_w = labels(row)
+        shown_q = shown_k = []
+        left_w = right_w = 0.0
     # Token-line pictures read best taller than wide (one picture per token column pair).
     span = max(MIN_SPAN_PT, min(room, n * row * 0.75))
     panel_h = n * row
