@@ -123,7 +123,8 @@ class AttentionData:
     Parameters
     ----------
     attentions:
-        Any layout of DESIGN.md: per-layer ``(cases, heads, q, k)`` or
+        Any layout of the README's "Input layouts" table (and of DESIGN.md
+        at the repository's root): per-layer ``(cases, heads, q, k)`` or
         ``(heads, q, k)`` arrays, a stacked ``(layers, cases, heads, q, k)`` or
         ``(layers, heads, q, k)`` array, or one ``(q, k)`` matrix.
     tokens:
