@@ -26,7 +26,7 @@ import contextlib
 import io
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -173,7 +173,7 @@ def _figures(
 ) -> tuple[list[Figure], str, list[str]]:
     """The figure (or the pages), the document's title, and the token texts shown."""
     layer, head, case, gamma = state.layer, state.head, state.case, state.gamma
-    chosen = state.selection
+    chosen: Mapping[str, Any] | None = state.selection
     q, k = data.shape(case)
     query_tokens, key_tokens = data.query_tokens[case], data.tokens[case]
     texts = [label_text(t) for t in (*query_tokens, *key_tokens)]

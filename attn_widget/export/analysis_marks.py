@@ -34,7 +34,7 @@ _UNIT_CIRCLE = Path.unit_circle()
 
 def _disc_paths(rows: np.ndarray, cols: np.ndarray, radius: np.ndarray) -> Path:
     """All circles as one compound path in cell units (built in numpy, written once)."""
-    unit = _UNIT_CIRCLE.vertices
+    unit = np.asarray(_UNIT_CIRCLE.vertices, dtype=np.float64)
     codes = _UNIT_CIRCLE.codes
     assert codes is not None
     verts = unit[None, :, :] * radius[:, None, None]
@@ -141,14 +141,14 @@ def stability_circles(
         _circles(ax, rows, cols, r * ring / rings, colour, edgecolors="none", linewidths=0.0)
     dark = np.array([luminance(c) < 0.5 for c in rgb[rows, cols]])
     width = max(0.35, min(0.8, unit * 0.03))
-    for on_dark, colour in ((True, LIGHT_LINE), (False, DARK_LINE)):
+    for on_dark, outline in ((True, LIGHT_LINE), (False, DARK_LINE)):
         pick = dark == on_dark
         if pick.any():
             ax.add_collection(
                 PathCollection(
                     [_disc_paths(rows[pick], cols[pick], r[pick])],
                     facecolors="none",
-                    edgecolors=colour,
+                    edgecolors=outline,
                     linewidths=width,
                     transform=ax.transData,
                 )
@@ -199,7 +199,7 @@ def sparklines(
 
 
 def _signed_ticks(norm: Normalize) -> list[float]:
-    top = float(norm.vmax)
+    top = float(norm.vmax) if norm.vmax is not None else 1.0
     values = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10], symmetric=True).tick_values(-top, top)
     return [float(v) for v in values if abs(v) <= top * (1 + 1e-9)]
 

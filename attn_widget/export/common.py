@@ -136,7 +136,7 @@ _GLYPH_WARNING = r"Glyph .* missing from (current )?font"
 @contextlib.contextmanager
 def style() -> Iterator[None]:
     """Pinned rcParams (fonts with their fallbacks, save options), restored on exit."""
-    pinned = {**_STYLE, **SAVE_STYLE, "font.family": list(families())}
+    pinned: Any = {**_STYLE, **SAVE_STYLE, "font.family": list(families())}
     with matplotlib.rc_context(pinned), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_GLYPH_WARNING)
         yield
@@ -346,16 +346,20 @@ def colorbar(
     """The colour bar (real values, the view's power scale) at ``x, y``, 9 pt wide."""
     cax = page.axes(x, y, COLORBAR_WIDTH, height)
     bar = page.fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
-    ticks = tick_values(float(norm.vmax))
+    ticks = tick_values(_vmax(norm))
     bar.set_ticks(ticks, labels=[tick_label(t) for t in ticks])
     bar.outline.set_linewidth(0.4)
     bar.ax.tick_params(labelsize=COLORBAR_FONT, width=0.4, length=2, pad=1.5)
     bar.set_label(colorbar_label(gamma), fontsize=COLORBAR_FONT + 0.5, labelpad=3)
 
 
+def _vmax(norm: PowerNorm) -> float:
+    return float(norm.vmax) if norm.vmax is not None else 1.0
+
+
 def colorbar_extent(norm: PowerNorm) -> float:
     """Width in points the colour bar takes right of its left edge, labels included."""
-    labels = [tick_label(t) for t in tick_values(float(norm.vmax))]
+    labels = [tick_label(t) for t in tick_values(_vmax(norm))]
     return (
         COLORBAR_WIDTH + 3.5 + text_width(labels, COLORBAR_FONT) + 3.0 + 1.3 * (COLORBAR_FONT + 0.5)
     )

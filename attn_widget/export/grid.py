@@ -150,6 +150,7 @@ def grid_panels(
     def short(lay: int, h: int) -> str:
         return f"L{layer_name(meta, lay).split()[1]} · H{head_name(meta, h).split()[1]}"
 
+    panels: list[tuple[int, int | None, str]]
     if opts.heads == "mean":
         panels = [
             (lay, None, layer_name(meta, lay) if opts.layers == "all" else "head mean")
@@ -157,7 +158,8 @@ def grid_panels(
         ]
         return panels, opts.per_row or 4
     if opts.layers == "current":
-        return [(layer, h, head_name(meta, h)) for h in range(n_heads)], opts.per_row or 4
+        panels = [(layer, h, head_name(meta, h)) for h in range(n_heads)]
+        return panels, opts.per_row or 4
     panels = [(lay, h, short(lay, h)) for lay in layers for h in range(n_heads)]
     # The full grid reads as a table: a row per layer unless told otherwise.
     return panels, opts.per_row or n_heads
