@@ -61,9 +61,9 @@ def measure(data: AttentionData, kind: str, repeat: int, **options) -> tuple[flo
     return best, pdf
 
 
-# Run in a fresh interpreter: phases of the first PDF, and a profile of it.
+# Run in a fresh interpreter (argv[1]: cold, warm or profile): the first two PDFs.
 FIRST_PDF = r"""
-import cProfile, io, json, pstats, sys, time
+import cProfile, json, pstats, sys, time
 start = time.perf_counter()
 import numpy as np
 from attn_widget.data import AttentionData
@@ -72,54 +72,71 @@ imported = time.perf_counter()
 rng = np.random.default_rng(0)
 x = rng.random((2, 2, 64, 64)).astype(np.float32); x /= x.sum(-1, keepdims=True)
 data = AttentionData(x, [f"tok{i}" for i in range(64)])
-warm = sys.argv[1] == "warm"
-if warm:
+mode = sys.argv[1]
+if mode == "warm":
     export.warm_up()
 warmed = time.perf_counter()
-profile = cProfile.Profile()
-profile.enable()
-t0 = time.perf_counter(); export.render_pdf(data, "heatmap", top_n=3); t1 = time.perf_counter()
-profile.disable()
-export.render_pdf(data, "heatmap", top_n=3); t2 = time.perf_counter()
-stats = pstats.Stats(profile).stats
-def cumulative(fragment):
-    return max((v[3] for k, v in stats.items() if fragment in f"{k[0]}:{k[2]}"), default=0.0)
-steps = {
-    "import of the PDF backend (fontTools' subsetter)": cumulative("backend_pdf.py:<module>"),
-    "font subsetting (fontTools builds its tables)": cumulative("get_glyphs_subset"),
-    "fallback fonts looked up": cumulative("fonts.py:families"),
-    "layout: text measured": cumulative("common.py:_width_at_10pt"),
+STEPS = {
+    "import of the PDF backend and fontTools' subsetter": "backend_pdf.py:<module>",
+    "font subsetting (fontTools reads the font's tables)": "get_glyphs_subset",
+    "drawing (matplotlib's text, image and colour bar)": "figure.py:3262(draw)",
+    "fallback fonts looked up": "fonts.py:families",
 }
-print(json.dumps({"import": imported - start, "warm_up": warmed - imported,
-                  "first": t1 - t0, "second": t2 - t1, "steps": steps}))
+def render(profiled):
+    profile = cProfile.Profile()
+    if profiled:
+        profile.enable()
+    t0 = time.perf_counter()
+    export.render_pdf(data, "heatmap", top_n=3)
+    seconds = time.perf_counter() - t0
+    if not profiled:
+        return seconds, {}
+    profile.disable()
+    stats = pstats.Stats(profile).stats
+    steps = {}
+    for name, fragment in STEPS.items():
+        names = {k: (f"{k[0]}:{k[1]}({k[2]})", f"{k[0]}:{k[2]}") for k in stats}
+        hits = [v[3] for k, v in stats.items() if any(fragment in n for n in names[k])]
+        steps[name] = max(hits, default=0.0)
+    return seconds, steps
+first, first_steps = render(mode == "profile")
+second, second_steps = render(mode == "profile")
+print(json.dumps({"import": imported - start, "warm_up": warmed - imported, "first": first,
+                  "second": second, "first_steps": first_steps, "second_steps": second_steps}))
 """
+
+
+def _runs(mode: str, processes: int) -> list[dict]:
+    out = []
+    for _ in range(processes):
+        done = subprocess.run(
+            [sys.executable, "-c", FIRST_PDF, mode], capture_output=True, text=True, check=True
+        )
+        out.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return out
 
 
 def first_pdf(processes: int) -> None:
     """The first PDF of a fresh process, cold and after warm_up(); medians over processes."""
     print(f"\nfirst PDF of a process (heatmap N=64, top_n=3; median of {processes} processes)")
-    for mode in ("cold", "warm"):
-        runs = []
-        for _ in range(processes):
-            done = subprocess.run(
-                [sys.executable, "-c", FIRST_PDF, mode], capture_output=True, text=True, check=True
-            )
-            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    cold, warm = _runs("cold", processes), _runs("warm", processes)
 
-        def median(key: str, runs: list[dict] = runs) -> float:
-            return statistics.median(run[key] for run in runs)
+    def median(runs: list[dict], key: str) -> float:
+        return statistics.median(run[key] for run in runs)
 
-        if mode == "cold":
-            print(f"  {'import attn_widget.export':<52}{median('import'):>8.2f} s")
-            print(f"  {'first PDF':<52}{median('first'):>8.2f} s")
-            for step in runs[0]["steps"]:
-                seconds = statistics.median(run["steps"][step] for run in runs)
-                print(f"    {'of which ' + step:<50}{seconds:>8.2f} s")
-            print(f"  {'second PDF':<52}{median('second'):>8.2f} s")
-        else:
-            label = "export.warm_up() (a kernel runs it in the background)"
-            print(f"  {label:<52}{median('warm_up'):>8.2f} s")
-            print(f"  {'first PDF after warm_up()':<52}{median('first'):>8.2f} s")
+    print(f"  {'import attn_widget.export':<56}{median(cold, 'import'):>7.2f} s")
+    print(f"  {'first PDF':<56}{median(cold, 'first'):>7.2f} s")
+    print(f"  {'second PDF':<56}{median(cold, 'second'):>7.2f} s")
+    label = "export.warm_up() (a kernel runs it in the background)"
+    print(f"  {label:<56}{median(warm, 'warm_up'):>7.2f} s")
+    print(f"  {'first PDF after warm_up()':<56}{median(warm, 'first'):>7.2f} s")
+    print(f"  {'second PDF after warm_up()':<56}{median(warm, 'second'):>7.2f} s")
+    profiled = _runs("profile", processes)
+    print("  where the first PDF's time goes (cProfile; first / second PDF of a process):")
+    for step in profiled[0]["first_steps"]:
+        one = statistics.median(run["first_steps"][step] for run in profiled)
+        two = statistics.median(run["second_steps"][step] for run in profiled)
+        print(f"    {step:<54}{one:>7.2f} / {two:.2f} s")
 
 
 def formats(data: AttentionData, repeat: int) -> None:

@@ -314,15 +314,16 @@ def warm_up() -> None:
     import matplotlib.backends.backend_pdf  # imports fontTools.subset
     from fontTools import subset
 
-    path = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
-    # The options matplotlib's PDF backend subsets with (its get_glyphs_subset).
-    options = subset.Options(glyph_names=True, recommended_glyphs=True)
-    options.drop_tables += ["FFTM", "PfEd", "BDF", "meta"]  # as matplotlib: no log notes
-    font = subset.load_font(path, options)
-    subsetter = subset.Subsetter(options=options)
-    subsetter.populate(text="attention layer head query key 0123456789.·→")
-    subsetter.subset(font)
-    font.save(io.BytesIO())
+    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"):  # labels, and bold top-cell labels
+        path = os.path.join(matplotlib.get_data_path(), "fonts", "ttf", name)
+        # The options matplotlib's PDF backend subsets with (its get_glyphs_subset).
+        options = subset.Options(glyph_names=True, recommended_glyphs=True)
+        options.drop_tables += ["FFTM", "PfEd", "BDF", "meta"]  # as matplotlib: no log notes
+        font = subset.load_font(path, options)
+        subsetter = subset.Subsetter(options=options)
+        subsetter.populate(text="attention layer head query key 0123456789.·→")
+        subsetter.subset(font)
+        font.save(io.BytesIO())
 
 
 _warming: list[threading.Thread] = []
