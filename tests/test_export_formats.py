@@ -211,3 +211,26 @@ def test_per_token_pages_hold_only_that_tokens_lines(small: AttentionData) -> No
         assert np.ptp(starts[:, 1]) == 0  # every line leaves the same query row
         visible = int((matrix[i] / matrix.max() >= 1 / 255).sum())  # the view's faintest line
         assert len(starts) == visible
+
+
+def test_a_kernel_warms_the_pdf_backend_up_in_the_background_and_a_script_does_not() -> None:
+    """The first PDF's extra cost is the backend's start-up; a kernel pays it ahead."""
+    script = (
+        "import sys, types\n"
+        "{fake}"
+        "import matplotlib\n"
+        "before = dict(matplotlib.rcParams)\n"
+        "import attn_widget.export as e\n"
+        "if e._warming:\n"
+        "    e._warming[0].join(60)\n"
+        "print('backend_pdf' in ' '.join(sys.modules), len(e._warming),"
+        " dict(matplotlib.rcParams) == before)\n"
+    )
+    kernel = "sys.modules['ipykernel'] = types.ModuleType('ipykernel')\n"
+    for fake, expected in ((kernel, "True 1 True"), ("", "False 0 True")):
+        done = subprocess.run(
+            [sys.executable, "-c", script.format(fake=fake)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split("\n")[-2] == expected, (fake, done.stdout, done.stderr)
+        assert "FFTM" not in done.stderr  # fontTools' notes are not printed
