@@ -1,10 +1,12 @@
-"""The ``attn-widget`` command: attention figures (PDF) from a model or from saved scores.
+"""The ``attn-widget`` command: attention figures (PDF, SVG, PNG) from a model or saved scores.
 
     attn-widget figures --model PATH --text "The cat sat on the mat." --out figs
     attn-widget figures --model PATH --texts-file lines.txt --per-head --out figs
-    attn-widget figures --load run.npz --out figs
+    attn-widget figures --load run.npz --layer 0 --head 0 --out layer0_head0.png
+    attn-widget figures --model PATH --text "..." --save-scores run.npz --no-figures
 
-Bad arguments get one line on stderr and exit status 2.
+Which files are written is planned by :mod:`attn_widget._cli_figures`. Bad
+arguments get one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -42,13 +44,28 @@ def _positive(text: str) -> int:
 
 
 def _gamma(text: str) -> float:
+    from .state import check_gamma  # the one range of the traits, the figures and the slider
+
     try:
-        value = float(text)
+        return check_gamma(float(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("gamma: ")) from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _layer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a layer number (negative: from the end), got {text!r}"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,22 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     figures = commands.add_parser(
         "figures",
-        help="run a model on texts (or read saved scores) and write PDF figures",
+        help="run a model on texts (or read saved scores) and write figures (PDF, SVG, PNG)",
         description=(
             "Run a transformers model on one or more texts, or read saved scores, and write "
             "all_layers_avg.pdf (one panel per layer, mean of the heads) and, with --per-head, "
-            "layer_<i>.pdf (every head of layer i) for every layer. One text and one component "
-            "write into --out itself; several texts go to text_<n>/ subfolders and an "
-            "encoder-decoder's components to encoder/, decoder/ and cross/."
+            "layer_<i>.pdf (every head of layer i) for every layer; --layer writes only "
+            "layer_<i>.pdf of those layers, and --head single heatmaps layer_<i>_head_<h>.pdf. "
+            "One text and one component write into --out itself (or --out/<model-id>/); several "
+            "texts go to text_<n>/ subfolders and an encoder-decoder's components to encoder/, "
+            "decoder/ and cross/. --format svg or png (or an --out file's extension) writes "
+            "those instead of PDF."
         ),
         epilog=(
             "examples:\n"
             '  attn-widget figures --model ./my-bert --text "The cat sat on the mat." --out figs\n'
             "  attn-widget figures --model t5-small --text 'translate: hello' --target 'hallo' "
             "--out figs\n"
-            "  attn-widget figures --model ./gpt2 --texts-file prompts.txt --per-head "
-            "--save-scores run.npz --out figs\n"
-            "  attn-widget figures --load run.npz --per-head --out figs"
+            "  attn-widget figures --model ./gpt2 --model-id gpt2 --texts-file prompts.txt "
+            "--per-head --save-scores run.npz --out vis\n"
+            "  attn-widget figures --load run.npz --layer 0 --head 0 --out layer0_head0.png\n"
+            "  attn-widget figures --model ./my-bert --text 'hi' --save-scores run.npz "
+            "--no-figures"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -107,9 +129,54 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEXT",
         help="encoder-decoder models: the decoder's text (one for all texts, or one per text)",
     )
-    figures.add_argument("--out", required=True, metavar="DIR", help="folder for the PDFs")
+    figures.add_argument(
+        "--out",
+        metavar="PATH",
+        help="folder for the figures, or one file (.pdf, .svg, .png) when one figure is "
+        "written (e.g. --layer 0 --head 0); not needed with --no-figures",
+    )
+    figures.add_argument(
+        "--format",
+        choices=("pdf", "svg", "png"),
+        help="file format of the figures (default: pdf, or the --out file's extension)",
+    )
+    figures.add_argument(
+        "--dpi", type=_number, metavar="N", help="resolution of PNG figures (default 300)"
+    )
+    figures.add_argument(
+        "--width",
+        type=_number,
+        metavar="INCHES",
+        help="figure width in inches, e.g. 3.3 (one journal column) or 7 (two; the default)",
+    )
     figures.add_argument(
         "--per-head", action="store_true", help="also write layer_<i>.pdf with every head"
+    )
+    figures.add_argument(
+        "--layer",
+        type=_layer,
+        action="append",
+        default=[],
+        metavar="L",
+        help="only layer L (repeat for several; -1 is the last): layer_<L>.pdf with every head",
+    )
+    figures.add_argument(
+        "--head",
+        action="append",
+        default=[],
+        metavar="H",
+        help="a single heatmap of head H (or 'mean') of each chosen layer (every layer "
+        "without --layer): layer_<L>_head_<H>.pdf",
+    )
+    figures.add_argument(
+        "--model-id",
+        metavar="NAME",
+        help="the model's name: figures go to --out/NAME/ and their titles say NAME",
+    )
+    figures.add_argument(
+        "--no-figures",
+        action="store_true",
+        help="write no figures, only --save-scores",
     )
     figures.add_argument(
         "--per-row", type=_positive, default=4, metavar="N", help="panels per row (default 4)"
@@ -139,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument(
         "--device", default="cpu", help="where the model runs: cpu (default), cuda, cuda:1, ..."
     )
-    figures.add_argument("--quiet", action="store_true", help="no progress bars")
+    figures.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars, and none of transformers' loading bars and reports",
+    )
     return parser
 
 
@@ -213,31 +284,43 @@ def _check(args: argparse.Namespace) -> list[str]:
             raise _Usage(f"--save-scores: expected a .npz or .json file, got {args.save_scores!r}")
         if suffix == ".json" and len(texts) > 1:
             raise _Usage("--save-scores: a .json file holds one text; use .npz for several")
+    if args.no_figures:
+        if not args.save_scores:
+            raise _Usage("--no-figures: nothing to do without --save-scores")
+        return texts
+    if not args.out:
+        raise _Usage("--out is required (a folder, or one .pdf/.svg/.png file)")
     out = pathlib.Path(args.out)
-    if out.exists() and not out.is_dir():
+    if _is_file_target(out):
+        if args.format and out.suffix.lower() != f".{args.format}":
+            raise _Usage(f"--format {args.format} and --out {out} disagree; choose one")
+    elif out.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".eps", ".webp", ".gif"):
+        raise _Usage(f"--out: {out.suffix} files are not written; use .pdf, .svg or .png")
+    elif out.exists() and not out.is_dir():
         raise _Usage(f"--out: {out} exists and is not a folder")
+    if args.dpi is not None and _format(args) != "png":
+        raise _Usage("--dpi sets the resolution of PNG figures; add --format png")
     return texts
 
 
-def _load_model(name: str, device: str) -> tuple[Any, Any]:
-    try:
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-    except ImportError as error:
-        raise _Usage(
-            f"--model needs torch and transformers: pip install 'attn-widget[torch]' ({error})"
-        ) from error
-    try:
-        torch.device(device)
-    except RuntimeError as error:
-        raise _Usage(f"--device: {error}") from error
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(name)
-        model = AutoModel.from_pretrained(name)
-    except (OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise _Usage(f"--model: cannot load {name!r}: {first}") from error
-    return model.to(device).eval(), tokenizer
+def _is_file_target(out: pathlib.Path) -> bool:
+    from ._cli_figures import is_file_target
+
+    return is_file_target(out)
+
+
+def _format(args: argparse.Namespace) -> str:
+    """pdf, svg or png: --format, else the --out file's extension, else pdf."""
+    if args.format:
+        return str(args.format)
+    out = pathlib.Path(args.out or "")
+    return out.suffix.lower().lstrip(".") if _is_file_target(out) else "pdf"
+
+
+def _load_model(name: str, device: str, quiet: bool = False) -> tuple[Any, Any]:
+    from ._cli_model import load_model
+
+    return load_model(name, device, quiet)
 
 
 def _merge(per_text: list[dict[str, Any]]) -> dict[str, Any]:
@@ -263,7 +346,7 @@ def _merge(per_text: list[dict[str, Any]]) -> dict[str, Any]:
 def _extract(args: argparse.Namespace, texts: list[str]) -> dict[str, Any]:
     from .extract import extract_attention
 
-    model, tokenizer = _load_model(args.model, args.device)
+    model, tokenizer = _load_model(args.model, args.device, args.quiet)
     targets = args.target * len(texts) if len(args.target) == 1 else args.target
     per_text = []
     # One forward pass per text: memory stays that of the longest text alone.
@@ -286,27 +369,38 @@ def _select(components: dict[str, Any], wanted: Sequence[str]) -> dict[str, Any]
 
 # ------------------------------------------------------------------- output
 def _figures(args: argparse.Namespace, components: dict[str, Any]) -> list[pathlib.Path]:
+    from ._cli_figures import plan
     from .export import render_pdf, write_atomic
 
     out = pathlib.Path(args.out)
-    cases = max(data.n_cases for data in components.values())
-    jobs: list[tuple[pathlib.Path, Any, int, dict[str, Any]]] = []
-    for name, data in components.items():
-        for case in range(data.n_cases):
-            folder = out
-            if cases > 1:
-                folder = folder / f"text_{case}"
-            if len(components) > 1:
-                folder = folder / name
-            common = {"case": case, "gamma": args.gamma, "per_row": args.per_row}
-            jobs.append((folder / "all_layers_avg.pdf", data, 0, {**common, "heads": "mean"}))
-            if args.per_head:
-                for layer in range(data.n_layers):
-                    options = {**common, "layers": "current", "heads": "all"}
-                    jobs.append((folder / f"layer_{layer}.pdf", data, layer, options))
+    if args.model_id and not _is_file_target(out):
+        out = out / args.model_id  # Attention-Viewer's {save_fig_path}/{model_id}/ layout
+    options: dict[str, Any] = {"per_row": args.per_row}
+    if args.width is not None:
+        options["width"] = args.width
+    jobs = plan(
+        components,
+        out,
+        fmt=_format(args),
+        per_head=args.per_head,
+        layers=args.layer,
+        heads=args.head,
+        figure_options=options,
+    )
     written = []
-    for path, data, layer, options in _progress(jobs, "figures", "pdf", args.quiet):
-        written.append(write_atomic(path, render_pdf(data, "grid", layer=layer, **options)))
+    for job in _progress(jobs, "figures", "file", args.quiet):
+        figure = render_pdf(
+            components[job.component],
+            job.kind,
+            layer=job.layer,
+            head=job.head,
+            case=job.case,
+            gamma=args.gamma,
+            format=_format(args),
+            dpi=args.dpi,
+            **job.options,
+        )
+        written.append(write_atomic(job.path, figure))
     return written
 
 
@@ -332,11 +426,17 @@ def _figures_command(args: argparse.Namespace) -> int:
     else:
         components = _extract(args, texts)
     components = _select(components, args.component)
+    if args.model_id:
+        for data in components.values():
+            data.meta["model_id"] = args.model_id  # titles name the model so
     if args.save_scores:
         saved = _save_scores(args.save_scores, components)
         print(f"saved scores to {saved}")
+    if args.no_figures:
+        return 0
     written = _figures(args, components)
-    print(f"wrote {len(written)} PDF file(s) to {pathlib.Path(args.out).resolve()}")
+    where = written[0].parent if len(written) == 1 else pathlib.Path(args.out).resolve()
+    print(f"wrote {len(written)} {_format(args).upper()} file(s) to {where}")
     return 0
 
 

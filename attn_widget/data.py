@@ -148,11 +148,12 @@ class AttentionData:
     Parameters
     ----------
     attentions:
-        Any of these layouts: per-layer ``(cases, heads, q, k)`` or
-        ``(heads, q, k)`` arrays (``outputs.attentions``), a stacked
-        ``(layers, cases, heads, q, k)`` or ``(layers, heads, q, k)`` array, or
-        one ``(q, k)`` matrix; numpy or torch, any float dtype. Values must be
-        finite, non-negative, and fit in the storage ``dtype``.
+        Any layout of the README's "Input layouts" table (and of DESIGN.md
+        at the repository's root): per-layer ``(cases, heads, q, k)`` or
+        ``(heads, q, k)`` arrays, a stacked ``(layers, cases, heads, q, k)`` or
+        ``(layers, heads, q, k)`` array, or one ``(q, k)`` matrix; numpy or
+        torch, any float dtype. Values must be finite, non-negative, and fit
+        in the storage ``dtype``.
     tokens:
         Key-axis tokens: one list shared by every case, or one list per case
         (strings; ``bytes`` are decoded as UTF-8). A list shorter than the

@@ -14,7 +14,7 @@ from . import wire
 from .data import AttentionData, AttentionSource
 from .overlays import Overlay
 from .serve import Handler
-from .state import ViewState
+from .state import with_overrides
 from .widget import AttentionWidget
 
 __all__ = ["AnalysisWidget"]
@@ -39,17 +39,20 @@ class AnalysisWidget(AttentionWidget):
         )
         return wire.overlay_reply(self._overlay.kind, channels, scale_max, steps)
 
-    def export_pdf(self, path: Any, kind: str | None = None, **options: Any) -> Any:
-        """Write the analysis figure (default) or any AttentionWidget figure to ``path``."""
-        return super().export_pdf(path, kind or self._overlay.kind, **options)
+    def _render(self, kind: str | None = None, *, format: str = "pdf", **options: Any) -> bytes:
+        """The analysis figure (``kind`` None or the overlay's kind), or any AttentionWidget figure.
 
-    def _render(self, kind: str, **options: Any) -> bytes:
+        ``export_pdf(path)`` writes the analysis figure; view-state fields
+        among ``options`` override the view's, as for every figure.
+        """
+        kind = kind or self._overlay.kind
         if kind != self._overlay.kind:
-            return super()._render(kind, **options)
+            return super()._render(kind, format=format, **options)
         # matplotlib takes most of a second to import: only a figure loads it.
         from .export import render_analysis_pdf
 
-        state: ViewState = self.state
+        state, figure_options = with_overrides(self.state, options)
+        state = state.check(self.data)
         channels, scale_max, _ = self._overlay.channels(state.layer, state.head, state.case)
         return render_analysis_pdf(
             self.data,
@@ -61,5 +64,6 @@ class AnalysisWidget(AttentionWidget):
             gamma=state.gamma,
             scale_max=scale_max,
             n=len(self._overlay.sources),
-            **options,
+            format=format,
+            **figure_options,
         )

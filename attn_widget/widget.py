@@ -13,9 +13,10 @@ The gamma exponent never crosses the wire: the browser applies it.
 
 from __future__ import annotations
 
+import os
 import pathlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import anywidget
 import traitlets
@@ -26,7 +27,10 @@ from .data import AttentionData, AttentionSource
 from .payload import view_payload
 from .serve import Handler, Server
 from .serve.exports import answer_export
-from .state import ViewState, check_gamma, check_index, check_selection
+from .state import ViewState, check_gamma, check_index, check_selection, with_overrides
+
+if TYPE_CHECKING:  # matplotlib loads with the first figure, not with the package
+    from matplotlib.colors import Colormap
 
 __all__ = ["DEFAULT_BYTE_BUDGET", "AttentionWidget"]
 
@@ -106,7 +110,8 @@ class AttentionWidget(anywidget.AnyWidget):
     large = traitlets.Bool(False).tag(sync=True)
     # The view's locked selection: {"kind": "query"|"key", "index": i} or
     # {"kind": "cell", "q": i, "k": j}; None when nothing is locked.
-    selection = traitlets.Any(None).tag(sync=True)
+    # Any, not Dict: traitlets' own type error would not say the dict's format.
+    selection = traitlets.Any(None, allow_none=True).tag(sync=True)
     byte_budget = traitlets.Int(DEFAULT_BYTE_BUDGET)
     export_dir = traitlets.Unicode(None, allow_none=True)
 
@@ -202,7 +207,8 @@ class AttentionWidget(anywidget.AnyWidget):
     def _valid_index(self, proposal: dict[str, Any]) -> int:
         name = proposal["trait"].name
         counts = {"layer": self.data.n_layers, "head": self.data.n_heads, "case": self.data.n_cases}
-        return check_index(name, proposal["value"], counts[name])
+        # Python may count from the end (-1: the last); the trait keeps 0..n-1.
+        return check_index(name, proposal["value"], counts[name], negative=True)
 
     @traitlets.validate("gamma")
     def _valid_gamma(self, proposal: dict[str, Any]) -> float:
@@ -270,6 +276,14 @@ class AttentionWidget(anywidget.AnyWidget):
                 f"component: expected one of {list(self._components)}, got {component!r}"
             )
         data = self._components[component]
+        # The view sends indices as its sliders hold them: never counted from the end.
+        for name, count in (
+            ("layer", data.n_layers),
+            ("head", data.n_heads),
+            ("case", data.n_cases),
+        ):
+            if name in update:
+                check_index(name, update[name], count)
         state = ViewState(
             layer=update.get("layer", self.layer),
             head=update.get("head", self.head),
@@ -312,29 +326,131 @@ class AttentionWidget(anywidget.AnyWidget):
         super().close()
 
     # ----------------------------------------------------------- export, files
-    def _render(self, kind: str, **options: Any) -> bytes:
+    def _render(self, kind: str | None = None, *, format: str = "pdf", **options: Any) -> bytes:
+        """The figure ``kind`` (None: the heatmap) as bytes of ``format``.
+
+        View-state fields among ``options`` (layer, head, case, gamma,
+        selection, window) override what the view shows, for this figure only.
+        """
         # matplotlib takes most of a second to import: only a figure loads it.
         from . import export
 
-        state = self.state
+        state, figure_options = with_overrides(self.state, options)
         return export.render_pdf(
             self.data,
-            kind,
+            kind or "heatmap",
             layer=state.layer,
             head=state.head,
             case=state.case,
             gamma=state.gamma,
             selection=state.selection,
-            **options,
+            window=state.window,
+            format=format,
+            **figure_options,
         )
 
-    def export_pdf(self, path: str | pathlib.Path, kind: str = "heatmap", **options: Any) -> Any:
-        """Write the figure the view shows now (``kind``: heatmap, lines, grid) to ``path``.
+    def export_pdf(
+        self,
+        path: str | os.PathLike[str],
+        kind: str | None = None,
+        *,
+        layer: int | None = None,
+        head: int | Literal["mean"] | None = None,
+        case: int | None = None,
+        gamma: float | None = None,
+        selection: Mapping[str, Any] | None = None,
+        window: tuple[int, int, int, int] | None = None,
+        dpi: float | None = None,
+        title: str | None = None,
+        width: float | None = None,
+        size: float | None = None,
+        cmap: str | Colormap | None = None,
+        causal: bool | None = None,
+        xlabel: str | None = None,
+        ylabel: str | None = None,
+        top_n: int | None = None,
+        enlarge: bool | float | None = None,
+        show_values: bool | None = None,
+        regions: Literal["auto"] | Sequence[Sequence[Any]] | None = None,
+        region_options: Mapping[str, Any] | None = None,
+        split: int | None = None,
+        split_names: tuple[str, str] | None = None,
+        split_panels: bool | None = None,
+        label_every: int | None = None,
+        top_k: int | None = None,
+        threshold: float | None = None,
+        color: str | None = None,
+        per_token: bool | None = None,
+        heads: Literal["all", "mean"] | None = None,
+        layers: Literal["all", "current"] | None = None,
+        per_row: int | None = None,
+        mode: Literal["circles", "signed"] | None = None,
+        diverging_cmap: str | Colormap | None = None,
+        rings: int | None = None,
+        white_center: bool | None = None,
+        max_radius: float | None = None,
+    ) -> pathlib.Path:
+        """Write a figure of what the view shows to ``path``: PDF, SVG or PNG by its extension.
 
-        The write is atomic and replaces an existing file at ``path``, since
-        the caller named it. Returns the written path.
+        ``kind``: ``"heatmap"`` (the default), ``"lines"``, ``"grid"``,
+        ``"lines_grid"``; an analysis widget's own figure (``"compare"``,
+        ``"stability"``, ``"evolution"``) is its default. Every option left at
+        None keeps its default; each applies to the kinds named below, and
+        giving one to another kind is a ValueError that lists what is allowed.
+
+        The view's state, for this export only (None: as the view shows it):
+            ``layer``, ``head`` (``"mean"``: the mean of heads), ``case``
+            (negative numbers count from the end: ``layer=-1`` is the last),
+            ``gamma`` (0.1..5), ``selection`` (``{"kind": "query"|"key",
+            "index": i}``, ``{"kind": "cell", "q": i, "k": j}``; ``{}``: none),
+            ``window`` (heatmap: half-open ``(q0, q1, k0, k1)``).
+        The file:
+            ``dpi``: PNG only, dots per inch (50..1200, default 300).
+        Every figure:
+            ``title`` (default: model, component, layer and head), ``width``
+            (the figure's width in inches, e.g. 3.3 or 7; default: at most 7)
+            or ``size`` (heatmap and analysis: the matrix side; lines: the
+            token columns' height; grid: the panels' width), ``cmap``
+            (heatmaps; default ``"viridis"``), ``causal`` (mask the upper
+            triangle; default: when the data is causal), ``xlabel`` /
+            ``ylabel`` (heatmaps' axis titles, default ``"key"`` / ``"query"``;
+            ``""`` hides).
+        Heatmap:
+            ``top_n`` (mark the n largest cells, exactly n, ties by position),
+            ``enlarge`` (True or 1..8: widen the top cells' rows and columns),
+            ``show_values`` (print the top values, default True),
+            ``regions`` (half-open ``(top, left, bottom, right[, label])``
+            boxes, or ``"auto"``: found by ``aw.regions`` with
+            ``region_options``, e.g. ``{"n_regions": 3, "min_distance": 2}``),
+            ``split`` (1..N-1: segment B starts here) with ``split_names``
+            and ``split_panels`` (the whole beside its four blocks),
+            ``label_every`` (label at most every n-th token; labels never overlap).
+        Lines:
+            ``top_k`` (links per query), ``threshold`` (hide links under this
+            fraction of the maximum), ``color``, ``per_token`` (one page per
+            query token: a multi-page PDF).
+        Grid and lines_grid:
+            ``heads`` (``"all"`` or ``"mean"``), ``layers`` (``"all"`` or
+            ``"current"``), ``per_row``; lines_grid also ``top_k``,
+            ``threshold``, ``color``.
+        Compare, stability (analysis widgets):
+            ``mode`` (compare: ``"circles"`` or ``"signed"``),
+            ``diverging_cmap``, ``max_radius`` (largest circle, in cell
+            sides, 0.05..0.5), ``rings`` and ``white_center`` (stability).
+
+        An unknown extension is a ValueError naming ``.pdf``, ``.svg``,
+        ``.png``. The write is atomic and replaces an existing file at
+        ``path``, since the caller named it. Returns the written path.
         """
-        return write_atomic(path, self._render(kind, **options))
+        # Every keyword argument given (not None) is passed on, by its name.
+        options = {
+            name: value
+            for name, value in locals().items()
+            if name not in ("self", "path", "kind") and value is not None
+        }
+        from .export.formats import format_of
+
+        return write_atomic(path, self._render(kind, format=format_of(path), **options))
 
     def to_json(self, path: str | pathlib.Path) -> pathlib.Path:
         """Write the current component and case as JSON (see :func:`attn_widget.io.to_json`)."""

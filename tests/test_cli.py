@@ -9,6 +9,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from pypdf import PdfReader
 
@@ -208,3 +209,109 @@ def test_progress_bars_show_on_a_terminal_and_not_with_quiet(
     monkeypatch.setattr(sys, "stderr", quiet)
     assert cli.main([*argv, "--quiet", "--out", str(tmp_path / "b")]) == 0
     assert "figures" not in quiet.getvalue()
+
+
+# ----------------------------------------------------------------- formats, slices, names
+@pytest.fixture(scope="module")
+def masked_lm(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """A BERT masked-LM checkpoint: AutoModel would drop its head and print a load report."""
+    path = tmp_path_factory.mktemp("mlm") / "bert-mlm"
+    tokenizer = transformers.AutoTokenizer.from_pretrained(gt_minilm.get_model_path())
+    torch.manual_seed(1)
+    config = transformers.BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+    )
+    transformers.BertForMaskedLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_layer_and_head_write_single_heatmaps_in_any_format(
+    models: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    """EnsembleModel's ``--mode plot --layer 0 --head 0 --output_file vis.png``."""
+    scores = tmp_path / "run.npz"
+    argv = ["figures", "--model", str(models["bert"]), "--text", "The cat sat on the mat."]
+    assert cli.main([*argv, "--quiet", "--save-scores", str(scores), "--no-figures"]) == 0
+    assert scores.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]
+    png = tmp_path / "vis.png"
+    load = ["figures", "--load", str(scores), "--quiet"]
+    assert cli.main([*load, "--layer", "0", "--head", "0", "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = tmp_path / "figs"
+    assert (
+        cli.main([*load, "--layer", "-1", "--head", "3", "--head", "mean", "--out", str(out)]) == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["layer_2_head_3.pdf", "layer_2_mean.pdf"]
+    assert "layer 2 · head 3" in _pdf_text(out / "layer_2_head_3.pdf")
+    assert "layer 2 · head mean" in _pdf_text(out / "layer_2_mean.pdf")
+    grids = tmp_path / "grids"
+    assert cli.main([*load, "--layer", "1", "--format", "svg", "--out", str(grids)]) == 0
+    assert sorted(p.name for p in grids.iterdir()) == ["layer_1.svg"]
+    svg = (grids / "layer_1.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<?xml") and ">cat</text>" in svg and "head 3</text>" in svg
+
+
+def test_model_id_names_the_folder_and_the_titles(
+    models: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    """Attention-Viewer's ``--model_id``: ``{save_fig_path}/{model_id}/all_layers_avg``."""
+    argv = ["figures", "--model", str(models["bert"]), "--text", "The cat sat.", "--quiet"]
+    assert (
+        cli.main([*argv, "--model-id", "tiny-bert", "--width", "3.3", "--out", str(tmp_path)]) == 0
+    )
+    figure = tmp_path / "tiny-bert" / "all_layers_avg.pdf"
+    assert "tiny-bert · head mean of every layer" in _pdf_text(figure)
+    width_pt = float(PdfReader(figure).pages[0].mediabox.width)
+    assert abs(width_pt - 3.3 * 72) < 0.5
+
+
+def test_quiet_silences_transformers_and_the_named_class_is_loaded(
+    masked_lm: pathlib.Path, tmp_path: pathlib.Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from attn_widget._cli_model import model_class
+
+    assert model_class(str(masked_lm)) is transformers.BertForMaskedLM  # its architectures
+    argv = ["figures", "--model", str(masked_lm), "--text", "The cat sat.", "--out", str(tmp_path)]
+    assert cli.main([*argv, "--quiet"]) == 0
+    captured = capfd.readouterr()
+    assert "Loading weights" not in captured.err and "UNEXPECTED" not in captured.err
+    assert "UNEXPECTED" not in captured.out
+    assert (tmp_path / "all_layers_avg.pdf").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--out", "fig.jpg"], ".jpg files are not written; use .pdf, .svg or .png"),
+        (["--out", "x", "--dpi", "200"], "--dpi sets the resolution of PNG figures"),
+        (["--out", "x.png", "--format", "pdf"], "disagree"),
+        (["--per-head", "--out", "x.pdf"], "names one file, but 4 figures would be written"),
+        (["--no-figures"], "nothing to do without --save-scores"),
+        (["--out", "x", "--gamma", "10"], "0.1..5"),
+        ([], "--out is required"),
+    ],
+)
+def test_bad_output_choices_are_usage_errors(
+    extra: list[str], message: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from attn_widget.data import AttentionData
+    from attn_widget.io import save
+
+    scores = tmp_path / "s.npz"
+    save(AttentionData(np.full((3, 2, 4, 4), 0.25, dtype=np.float32), list("abcd")), scores)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code = cli.main(["figures", "--load", str(scores), *extra])
+    except SystemExit as exited:  # argparse's own checks (--gamma's range)
+        code = exited.code
+    finally:
+        os.chdir(cwd)
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and message in err, err

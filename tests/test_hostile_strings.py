@@ -19,7 +19,6 @@ import unicodedata
 import numpy as np
 import pypdf
 import pytest
-from tests.hostile_strings import HOSTILE_NAMES, HOSTILE_STRINGS
 
 import attn_widget as aw
 from attn_widget import cli, html, wire
@@ -28,6 +27,7 @@ from attn_widget.export.common import label_text
 from attn_widget.io import read, save, to_json
 from attn_widget.state import ViewState
 from attn_widget.token_text import visible_text
+from tests.hostile_strings import HOSTILE_NAMES, HOSTILE_STRINGS
 
 # Characters a label may not hold after visible_text: no control, format,
 # surrogate, private-use or separator character; joiners only between kept ones.

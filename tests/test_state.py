@@ -35,9 +35,9 @@ def test_a_valid_state_comes_back_in_its_one_normal_form() -> None:
     [
         (ViewState(layer=3), r"layer: expected 0\.\.2, got 3"),
         (ViewState(head=2), r"head: expected 0\.\.1, got 2"),
-        (ViewState(head=-1), r"head: expected 0\.\.1, got -1"),  # never the mean
+        (ViewState(head=-3), r"head: expected 0\.\.1, got -3"),  # -1 is the last, never the mean
         (ViewState(case=True), r"case: expected an integer, got True"),
-        (ViewState(gamma=0), r"gamma: expected a finite number > 0, got 0"),
+        (ViewState(gamma=0), r"gamma: expected a finite number > 0 in 0\.1\.\.5 .*, got 0"),
         (ViewState(gamma=float("nan")), r"gamma: expected a finite number > 0"),
         (ViewState(selection={"kind": "query", "index": 5}), r"inside the 5 x 5 matrix"),
         (ViewState(case=1, selection={"kind": "key", "index": 3}), r"inside the 3 x 3 matrix"),
@@ -65,6 +65,7 @@ def test_the_widget_the_export_and_the_saved_page_share_the_check(tmp_path) -> N
 
     with pytest.raises(ValueError, match=r"gamma: expected a finite number > 0"):
         render_pdf(data, "heatmap", gamma=-1)
+    assert ViewState(head=-1).check(data).head == 1  # counted from the end, as numpy
     with pytest.raises(ValueError, match=r"layer: expected 0\.\.2, got 7"):
         save_html({"attention": data}, "attention", ViewState(layer=7), tmp_path / "p.html")
     w.head_mean, w.layer = True, 1

@@ -85,7 +85,7 @@ def test_traits_follow_python_and_refuse_out_of_range_values() -> None:
     np.testing.assert_allclose(w.current_matrix(), w.data.matrix(1, None))
     for name, value, message in [
         ("layer", 2, r"layer: expected 0..1, got 2"),
-        ("head", -1, r"head: expected 0..2, got -1"),
+        ("head", -4, r"head: expected 0..2, got -4 \(or -3..-1, counting from the end\)"),
         ("case", 1, r"case: expected 0..0, got 1"),
         ("gamma", 0.0, r"gamma: expected a finite number > 0"),
     ]:

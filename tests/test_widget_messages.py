@@ -52,7 +52,7 @@ def answers_a_valid_request(w: aw.AttentionWidget, sent: Sent) -> None:
         ({"component": "nope"}, r"component: expected one of \['attention'\], got 'nope'"),
         ({"layer": 99}, r"layer: expected 0\.\.1, got 99"),
         ({"case": 5}, r"case: expected 0\.\.0, got 5"),
-        ({"gamma": 0}, r"gamma: expected a finite number > 0, got 0"),
+        ({"gamma": 0}, r"gamma: expected a finite number > 0 in 0\.1\.\.5 .*, got 0"),
         ({"selection": {"kind": "query", "index": 500}}, r"inside the 6 x 6 matrix"),
         ({"layer": "1"}, r"layer: expected an integer, got '1'"),
         ({"head_mean": "yes"}, r"head_mean: expected true or false"),

@@ -1,4 +1,4 @@
-"""What every exported figure shares: style, colour rule, token text, label thinning, saving.
+"""What every exported figure shares: style, checks, colour rule, token text, label thinning.
 
 The colour rule is the view's contrast (js/colormap.js): a value ``v`` of a
 slice whose maximum is ``m`` gets ``cmap((v / m) ** gamma)``, which is
@@ -9,11 +9,10 @@ from the same norm, so it shows real values.
 from __future__ import annotations
 
 import contextlib
-import io
+import functools
 import math
-import re
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import matplotlib
@@ -26,16 +25,35 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Affine2D
 
-from ..token_text import visible_text
+from .fonts import families
+from .formats import SAVE_STYLE
+from .labels import (
+    LABEL_PITCH,
+    MAX_LABEL_CHARS,
+    MAX_LABEL_FONT,
+    MIN_FONT,
+    MIN_LABEL_FONT,
+    label_font_size,
+    label_text,
+    pick_labels,
+    visible_token,
+)
 
 __all__ = [
     "HIGHLIGHT",
+    "LABEL_PITCH",
     "LINE_COLOR",
     "MASK_COLOR",
     "MASK_RGB",
+    "MAX_LABEL_CHARS",
+    "MAX_LABEL_FONT",
+    "MIN_FONT",
+    "MIN_LABEL_FONT",
     "REGION_COLOR",
     "Page",
     "check_int",
+    "check_label",
+    "check_width",
     "colorbar",
     "colorbar_extent",
     "colorize",
@@ -45,10 +63,8 @@ __all__ = [
     "label_text",
     "pick_labels",
     "power_norm",
-    "save_pdf",
     "style",
     "text_width",
-    "title_for",
     "visible_token",
 ]
 
@@ -61,25 +77,21 @@ REGION_COLOR = "#ff2d55"
 MASK_COLOR = (0.93, 0.93, 0.93)
 MASK_RGB = np.array([round(c * 255) for c in MASK_COLOR], dtype=np.uint8)
 
-# Token labels: below this pitch (font size times this) neighbours would touch.
-LABEL_PITCH = 1.12
-MIN_LABEL_FONT = 6.5
-MAX_LABEL_FONT = 8.5
-MAX_LABEL_CHARS = 16
 TICK_PT = 2.0  # tick mark length
 LABEL_GAP = 3.5  # from the matrix edge to a label
 TITLE_FONT = 9.5
 COLORBAR_WIDTH = 9.0
-COLORBAR_FONT = 7.0
+COLORBAR_FONT = MIN_FONT
+AXIS_TITLE_FONT = 7.5  # "query" and "key" beside the token labels
+NOTE_FONT = MIN_FONT
 MARGIN = 4.0  # page margin
+MIN_WIDTH, MAX_WIDTH = 1.5, 40.0  # inches: the width= option
 
 # Every setting a figure depends on is pinned here, so the user's rcParams
 # (usetex, a dark style, another font) can neither break nor change a PDF.
 _STYLE: dict[str, Any] = {
     "pdf.fonttype": 42,  # TrueType: vector text that pypdf and readers can extract
     "pdf.compression": 6,
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans"],
     "font.size": 8,
     "font.weight": "normal",
     "text.usetex": False,
@@ -115,16 +127,17 @@ _STYLE: dict[str, Any] = {
     "hatch.linewidth": 0.5,
 }
 
-# A missing glyph (CJK, emoji with DejaVu Sans) is drawn as an empty box by
-# matplotlib; the token stays in the text layer through ToUnicode. That is the
-# graceful degradation we want, so the per-glyph warnings are noise here.
+# A glyph no installed font has is drawn as an empty box by matplotlib and
+# stays in the text layer; fonts.check_glyphs warns once, naming the package
+# to install, so matplotlib's per-glyph warnings are noise here.
 _GLYPH_WARNING = r"Glyph .* missing from (current )?font"
 
 
 @contextlib.contextmanager
 def style() -> Iterator[None]:
-    """Pinned rcParams and quiet missing-glyph warnings, restored on exit."""
-    with matplotlib.rc_context(_STYLE), warnings.catch_warnings():  # type: ignore[arg-type]
+    """Pinned rcParams (fonts with their fallbacks, save options), restored on exit."""
+    pinned: Any = {**_STYLE, **SAVE_STYLE, "font.family": list(families())}
+    with matplotlib.rc_context(pinned), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_GLYPH_WARNING)
         yield
 
@@ -154,6 +167,46 @@ def check_title(value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ValueError(f"title: expected a string, got {value!r}")
     return value
+
+
+def check_label(name: str, value: Any, default: str) -> str:
+    """An axis title (``xlabel``, ``ylabel``): a string; ``""`` hides it, None is ``default``."""
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise ValueError(f"{name}: expected a string ('' hides it), got {value!r}")
+    return value
+
+
+def check_width(options: Mapping[str, Any], default: float | None) -> tuple[float | None, bool]:
+    """The ``width`` option in inches and whether it was given.
+
+    ``width`` is the whole figure's width (labels and colour bar included):
+    3.3 for a single journal column, 7 for a double one. Given, the page is
+    exactly that wide; by default a figure is at most ``default`` wide.
+    """
+    value = options.get("width")
+    if value is None:
+        return default, False
+    return check_size("width", value, MIN_WIDTH, MAX_WIDTH), True
+
+
+def fit_unit(page_width: Any, target: float, largest: float) -> float:
+    """The largest cell size (points) ``<= largest`` whose page is at most ``target`` wide.
+
+    ``page_width(unit)`` is the page width a layout with cells of ``unit``
+    points needs; it grows with ``unit`` (labels may shrink with the cells).
+    """
+    if page_width(largest) <= target:
+        return largest
+    low, high = 0.0, largest
+    for _ in range(30):  # bisection: the label extents make the width stepwise
+        middle = (low + high) / 2
+        if page_width(middle) <= target:
+            low = middle
+        else:
+            high = middle
+    return max(low, 1e-3)
 
 
 def check_size(name: str, value: Any, lo: float, hi: float) -> float:
@@ -209,88 +262,6 @@ def luminance(rgb: Sequence[float]) -> float:
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
-_CONTROL = re.compile("[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _show_control(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code < 0x20:
-        return chr(0x2400 + code)  # ␀..␟
-    if code == 0x7F:
-        return "\u2421"  # ␡
-    return f"⟨U+{code:04X}⟩"
-
-
-def visible_token(text: str) -> str:
-    """A token as the view shows it (js/geometry.js visibleToken).
-
-    Control characters and direction overrides are made visible (a token must
-    not reverse or hide its neighbours); the empty token is ``∅``.
-    """
-    if text == "":
-        return "∅"
-    return visible_text(text)
-
-
-def label_text(text: str, max_chars: int = MAX_LABEL_CHARS) -> str:
-    """A token label, shortened with an ellipsis like the view's ``truncateLabel``."""
-    shown = visible_token(text)
-    return shown if len(shown) <= max_chars else shown[: max_chars - 1] + "…"
-
-
-def label_font_size(cell_pt: float) -> float:
-    """Font size for labels on cells ``cell_pt`` points apart: as large as fits, within limits."""
-    return min(MAX_LABEL_FONT, max(MIN_LABEL_FONT, cell_pt / LABEL_PITCH))
-
-
-def _nice_step(step: int) -> int:
-    """The smallest of 1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 40, 50, 64, ... that is >= ``step``."""
-    candidates: set[int] = set()
-    for power in range(0, 7):
-        for mantissa in (1, 2, 4, 5, 8, 10, 16, 20, 25, 32, 40, 50, 64):
-            candidates.add(mantissa * 10**power)
-    return min(c for c in candidates if c >= step)
-
-
-def pick_labels(centres: np.ndarray, pitch: float, priority: Iterable[int] = ()) -> list[int]:
-    """Indices of the tokens to label so that no two labels are closer than ``pitch``.
-
-    ``centres``: label positions along the axis in points (increasing).
-    ``priority`` indices (the locked token, tokens of top cells) are placed
-    first, in the order given; then every k-th token, k the smallest "nice"
-    step that clears ``pitch`` on the narrowest cells. A candidate that would
-    come closer than ``pitch`` to a label already placed is skipped, so labels
-    never overlap whatever the priorities. Returns sorted indices.
-    """
-    centres = np.asarray(centres, dtype=float)
-    n = centres.size
-    if n == 0:
-        return []
-    gaps = np.diff(centres)
-    narrowest = float(gaps.min()) if gaps.size else math.inf
-    # A hair of tolerance: a pitch that exactly matches the cells must label them all.
-    step = 1 if narrowest >= pitch * (1 - 1e-9) else _nice_step(math.ceil(pitch / narrowest))
-    placed: list[float] = []  # sorted positions already taken
-    chosen: list[int] = []
-
-    def fits(x: float) -> bool:
-        i = int(np.searchsorted(placed, x))
-        left_ok = i == 0 or x - placed[i - 1] >= pitch * (1 - 1e-9)
-        right_ok = i == len(placed) or placed[i] - x >= pitch * (1 - 1e-9)
-        return left_ok and right_ok
-
-    seen: set[int] = set()
-    for index in [*priority, *range(0, n, step)]:
-        if index in seen or not 0 <= index < n:
-            continue
-        seen.add(index)
-        x = float(centres[index])
-        if fits(x):
-            placed.insert(int(np.searchsorted(placed, x)), x)
-            chosen.append(index)
-    return sorted(chosen)
-
-
 def format_value(value: float) -> str:
     """A cell value as printed in a cell: two decimals, or two significant digits when tiny."""
     if value == 0:
@@ -300,49 +271,31 @@ def format_value(value: float) -> str:
     return f"{value:.1e}"
 
 
-def title_for(layer: int, head: int | None, case: int) -> str:
-    """``layer L · head H · case C`` (``head mean`` for the mean over heads)."""
-    head_part = "head mean" if head is None else f"head {head}"
-    return f"layer {layer} · {head_part} · case {case}"
-
-
 def colorbar_label(gamma: float) -> str:
     """The colour bar's label; names gamma when it bends the scale."""
     return "attention" if gamma == 1 else f"attention (γ = {gamma:g})"
 
 
-def save_pdf(fig: Figure, title: str) -> bytes:
-    """The figure as PDF bytes, identical for identical figures.
+@functools.lru_cache(maxsize=16384)
+def _width_at_10pt(text: str, bold: bool, family: tuple[str, ...]) -> float:
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
 
-    No creation date, a fixed creator; matplotlib writes no random ids, and
-    its font subsets are named from their glyphs, so equal input gives equal
-    bytes. The page is laid out exactly by :class:`Page` (measured text), so
-    no ``bbox_inches="tight"``: that would draw every artist twice.
-    """
-    buffer = io.BytesIO()
-    fig.savefig(
-        buffer,
-        format="pdf",
-        metadata={"Title": title, "Creator": "attn_widget", "CreationDate": None},
-    )
-    return buffer.getvalue()
+    prop = FontProperties(family=list(family), size=10.0, weight="bold" if bold else "normal")
+    width, _, _ = text_to_path.get_text_width_height_descent(text, prop, ismath=False)
+    return float(width)
 
 
 def text_width(texts: Iterable[str], size: float, bold: bool = False) -> float:
     """Width in points of the widest of ``texts`` in the figure font (0 for none).
 
-    Measured with the real font (call inside :func:`style`), so layouts leave
-    room for wide glyphs that a character count would miss.
+    Measured with the real fonts (fallbacks included), so layouts leave room
+    for wide glyphs that a character count would miss. Outline widths scale
+    with the size, so each text is measured once at 10 pt and cached: layouts
+    that try several cell sizes measure their labels once.
     """
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import text_to_path
-
-    prop = FontProperties(size=size, weight="bold" if bold else "normal")
-    widest = 0.0
-    for text in texts:
-        width, _, _ = text_to_path.get_text_width_height_descent(text, prop, ismath=False)
-        widest = max(widest, float(width))
-    return widest
+    family = families()
+    return max((_width_at_10pt(t, bold, family) * size / 10.0 for t in texts), default=0.0)
 
 
 class Page:
@@ -393,16 +346,65 @@ def colorbar(
     """The colour bar (real values, the view's power scale) at ``x, y``, 9 pt wide."""
     cax = page.axes(x, y, COLORBAR_WIDTH, height)
     bar = page.fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
-    ticks = tick_values(float(norm.vmax or 0.0))
+    ticks = tick_values(_vmax(norm))
     bar.set_ticks(ticks, labels=[tick_label(t) for t in ticks])
     bar.outline.set_linewidth(0.4)
     bar.ax.tick_params(labelsize=COLORBAR_FONT, width=0.4, length=2, pad=1.5)
     bar.set_label(colorbar_label(gamma), fontsize=COLORBAR_FONT + 0.5, labelpad=3)
 
 
+def _vmax(norm: PowerNorm) -> float:
+    return float(norm.vmax) if norm.vmax is not None else 1.0
+
+
 def colorbar_extent(norm: PowerNorm) -> float:
     """Width in points the colour bar takes right of its left edge, labels included."""
-    labels = [tick_label(t) for t in tick_values(float(norm.vmax or 0.0))]
+    labels = [tick_label(t) for t in tick_values(_vmax(norm))]
     return (
         COLORBAR_WIDTH + 3.5 + text_width(labels, COLORBAR_FONT) + 3.0 + 1.3 * (COLORBAR_FONT + 0.5)
+    )
+
+
+def title_lines(
+    title: str, max_width: float, size: float = TITLE_FONT, sep: str = " · "
+) -> list[str]:
+    """``title`` broken after its ``sep`` separators into lines no wider than ``max_width``.
+
+    A part wider than the line on its own gets a line of its own (it is never cut).
+    """
+    parts = title.split(sep)
+    # "layer 2 · head 3" is one part: a line never ends between a layer and its head.
+    glued: list[str] = []
+    for part in parts:
+        if glued and part.startswith(("head ", "H")) and glued[-1].startswith(("layer ", "L")):
+            glued[-1] += sep + part
+        else:
+            glued.append(part)
+    parts = glued
+    lines: list[str] = []
+    for part in parts:
+        if lines and text_width([lines[-1] + sep + part], size) <= max_width:
+            lines[-1] += sep + part
+        else:
+            if lines and sep.strip() != "·":
+                lines[-1] += sep.rstrip()  # "a;" then "b" on the next line
+            lines.append(part)
+    return lines
+
+
+def title_height(lines: Sequence[str], size: float = TITLE_FONT) -> float:
+    return len(lines) * size * 1.25
+
+
+def draw_title(
+    page: Page,
+    x: float,
+    y: float,
+    lines: Sequence[str],
+    size: float = TITLE_FONT,
+    color: str = "#1a1a1a",
+) -> None:
+    """The title's lines centred on ``x``, the first line's top at ``y``."""
+    page.text(
+        x, y, "\n".join(lines), ha="center", va="top", fontsize=size, linespacing=1.25, color=color
     )

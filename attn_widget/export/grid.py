@@ -9,6 +9,9 @@ panel stay empty (nothing is drawn there, not even a frame).
 All panels live in one Axes whose data unit is a point: creating an Axes per
 panel costs ~15 ms each, which alone would blow the 3 s budget of a 12 x 12
 grid. Each panel is an unsampled image (one pixel per cell) at its place.
+
+Size: the whole figure is ``width`` inches wide (7 by default, a double
+journal column); ``size`` instead sets the width of the panels alone.
 """
 
 from __future__ import annotations
@@ -28,34 +31,39 @@ from .common import (
     LABEL_PITCH,
     MARGIN,
     MASK_RGB,
-    TITLE_FONT,
+    MIN_FONT,
     Page,
     check_causal,
     check_int,
     check_size,
     check_title,
+    check_width,
     colorbar,
     colorbar_extent,
     colorize,
+    draw_title,
     get_cmap,
     label_text,
     pick_labels,
     power_norm,
     text_width,
+    title_height,
+    title_lines,
 )
+from .titles import head_name, layer_name, parts_title
 
 __all__ = ["GRID_OPTIONS", "GridOptions", "grid_figure", "grid_panels", "parse_grid_options"]
 
-GRID_OPTIONS = ("cmap", "heads", "layers", "per_row", "causal", "size", "title")
+GRID_OPTIONS = ("cmap", "heads", "layers", "per_row", "causal", "width", "size", "title")
 
-DEFAULT_SIZE = 7.0  # inches: width of the panel area
+DEFAULT_WIDTH = 7.0  # inches: the whole figure, a double journal column
 MAX_CELL_PT = 12.0
 MAX_PANEL_PT = 150.0
 GAP_PT = 6.0
 TITLE_PT = 11.0  # room above each panel for its title
-PANEL_TITLE_FONT = 6.5
-MIN_GRID_FONT = 5.0
-MAX_GRID_FONT = 7.0
+PANEL_TITLE_FONT = MIN_FONT
+MIN_GRID_FONT = MIN_FONT
+MAX_GRID_FONT = 7.5
 # Labels are drawn when every token fits, or at least this many do (else they
 # would be a sparse, unhelpful sprinkle on tiny panels).
 MIN_LABELS = 8
@@ -68,7 +76,9 @@ class GridOptions:
     layers: str = "all"  # "all" | "current"
     per_row: int | None = None
     causal: bool | None = None
-    size: float = DEFAULT_SIZE
+    width: float | None = DEFAULT_WIDTH  # inches, the whole figure (at most, unless given)
+    width_given: bool = False  # the page is exactly `width` wide
+    size: float | None = None  # inches, the panels alone (instead of width)
     title: str | None = None
 
 
@@ -102,42 +112,76 @@ def parse_grid_options(
         per_row = check_int("per_row", per_row, 1, 64)
     causal = check_causal(options.get("causal"), q, k)
     title = check_title(options.get("title"))
+    width, width_given = check_width(options, DEFAULT_WIDTH)
+    size = options.get("size")
+    if size is not None:
+        if width_given:
+            raise ValueError("size: the panels' width in inches, or width: the figure's; not both")
+        size = check_size("size", size, 1.0, 40.0)
+        width = None
     return GridOptions(
         cmap=get_cmap(options.get("cmap", "viridis")),
         heads=heads,
         layers=layers,
         per_row=per_row,
         causal=causal,
-        size=check_size("size", options.get("size", DEFAULT_SIZE), 1.0, 40.0),
+        width=width,
+        width_given=width_given,
+        size=size,
         title=title,
     )
 
 
 def grid_panels(
-    n_layers: int, n_heads: int, layer: int, opts: GridOptions
+    n_layers: int,
+    n_heads: int,
+    layer: int,
+    opts: GridOptions,
+    meta: Mapping[str, Any] | None = None,
 ) -> tuple[list[tuple[int, int | None, str]], int]:
-    """``[(layer, head or None, panel title), ...]`` and the panels per row."""
+    """``[(layer, head or None, panel title), ...]`` and the panels per row.
+
+    Panel titles use the model's layer and head numbers (``meta["layers"]``,
+    ``meta["heads"]``, see :mod:`.titles`) when the source holds a slice.
+    """
+    meta = meta or {}
     layers = range(n_layers) if opts.layers == "all" else [layer]
+
+    def short(lay: int, h: int) -> str:
+        return f"L{layer_name(meta, lay).split()[1]} · H{head_name(meta, h).split()[1]}"
+
     panels: list[tuple[int, int | None, str]]
     if opts.heads == "mean":
         panels = [
-            (lay, None, f"layer {lay}" if opts.layers == "all" else "head mean") for lay in layers
+            (lay, None, layer_name(meta, lay) if opts.layers == "all" else "head mean")
+            for lay in layers
         ]
         return panels, opts.per_row or 4
     if opts.layers == "current":
-        panels = [(layer, h, f"head {h}") for h in range(n_heads)]
+        panels = [(layer, h, head_name(meta, h)) for h in range(n_heads)]
         return panels, opts.per_row or 4
-    panels = [(lay, h, f"L{lay} · H{h}") for lay in layers for h in range(n_heads)]
+    panels = [(lay, h, short(lay, h)) for lay in layers for h in range(n_heads)]
     # The full grid reads as a table: a row per layer unless told otherwise.
     return panels, opts.per_row or n_heads
 
 
-def grid_title(case: int, layer: int, opts: GridOptions) -> str:
+def grid_title(
+    case: int,
+    layer: int,
+    opts: GridOptions,
+    meta: Mapping[str, Any] | None = None,
+    n_cases: int = 1,
+) -> str:
+    """E.g. ``gpt2 · head mean of every layer`` (``· case 1`` with several cases)."""
+    meta = meta or {}
     if opts.layers == "current":
         what = "head mean" if opts.heads == "mean" else "every head"
-        return f"layer {layer} · {what} · case {case}"
-    what = "head mean of every layer" if opts.heads == "mean" else "every layer × head"
-    return f"{what} · case {case}"
+        parts = [layer_name(meta, layer), what]
+    else:
+        parts = ["head mean of every layer" if opts.heads == "mean" else "every layer × head"]
+    if n_cases > 1:
+        parts.append(f"case {case}")
+    return parts_title(meta, *parts)
 
 
 def grid_figure(
@@ -157,30 +201,48 @@ def grid_figure(
     q, k = matrices[0].shape
     cols = min(per_row, n)
     rows = math.ceil(n / cols)
-    size_pt = opts.size * 72.0
-    cell = min(
-        MAX_CELL_PT, MAX_PANEL_PT / max(q, k), (size_pt - (cols - 1) * GAP_PT) / (cols * max(q, k))
-    )
-    pw, ph = k * cell, q * cell
-    font = min(MAX_GRID_FONT, max(MIN_GRID_FONT, cell / LABEL_PITCH))
-    pitch = font * LABEL_PITCH
-    q_shown = _readable(q, cell, pitch)
-    k_shown = _readable(k, cell, pitch)
     q_labels = [label_text(t) for t in query_tokens]
     k_labels = [label_text(t) for t in key_tokens]
-    ylab = text_width([q_labels[i] for i in q_shown], font) + LABEL_GAP if q_shown else 0.0
-    xlab = text_width([k_labels[j] for j in k_shown], font) + LABEL_GAP if k_shown else 0.0
+    vmax = max(float(m.max()) for m in matrices)
+    norm = power_norm(vmax, gamma)
+
+    def layout(cell: float) -> tuple[float, list[int], list[int], float, float]:
+        """Font, shown labels, and the y-label and x-label extents for cells of ``cell`` pt."""
+        font = min(MAX_GRID_FONT, max(MIN_GRID_FONT, cell / LABEL_PITCH))
+        pitch = font * LABEL_PITCH
+        q_shown = _readable(q, cell, pitch)
+        k_shown = _readable(k, cell, pitch)
+        ylab = text_width([q_labels[i] for i in q_shown], font) + LABEL_GAP if q_shown else 0.0
+        xlab = text_width([k_labels[j] for j in k_shown], font) + LABEL_GAP if k_shown else 0.0
+        return font, q_shown, k_shown, ylab, xlab
+
+    largest = min(MAX_CELL_PT, MAX_PANEL_PT / max(q, k))
+    if opts.size is not None:
+        cell = min(largest, (opts.size * 72.0 - (cols - 1) * GAP_PT) / (cols * max(q, k)))
+    else:
+        assert opts.width is not None
+        fixed = MARGIN + 10.0 + colorbar_extent(norm) + MARGIN + (cols - 1) * GAP_PT
+        # The labels' extent depends on the cell size: one pass with the labels
+        # the widest cells would show, then once more with those of the result.
+        cell = largest
+        for _ in range(3):
+            room = opts.width * 72.0 - fixed - layout(cell)[3]
+            cell = max(0.1, min(largest, room / (cols * max(q, k))))
+    font, q_shown, k_shown, ylab, xlab = layout(cell)
+    pw, ph = k * cell, q * cell
     gap_v = TITLE_PT + GAP_PT / 2
     width = cols * pw + (cols - 1) * GAP_PT
     height = rows * (ph + gap_v) - gap_v + TITLE_PT
-    left = MARGIN + ylab
-    top = MARGIN + TITLE_FONT * 1.3 + 4.0
-    vmax = max(float(m.max()) for m in matrices)
-    norm = power_norm(vmax, gamma)
+    content_w = MARGIN + ylab + width + 10.0 + colorbar_extent(norm) + MARGIN
+    page_w = content_w
+    if opts.width is not None and opts.width_given:
+        page_w = max(content_w, opts.width * 72.0)
+    dx = (page_w - content_w) / 2
+    left = MARGIN + ylab + dx
+    lines = title_lines(title, page_w - 2 * MARGIN)
+    top = MARGIN + title_height(lines) + 4.0
     bar_x = left + width + 10.0
     bar_h = max(72.0, min(height - TITLE_PT, 300.0))
-    title_w = text_width([title], TITLE_FONT)
-    page_w = max(bar_x + colorbar_extent(norm), left + width / 2 + title_w / 2) + MARGIN
     page = Page(page_w, top + max(height + xlab, TITLE_PT + bar_h) + MARGIN)
     # One Axes for every panel, its data unit a point (see the module docstring).
     ax = page.axes(left, top, width, height)
@@ -240,14 +302,7 @@ def grid_figure(
     ax.set_xlim(0.0, width)
     ax.set_ylim(height, 0.0)
     colorbar(page, bar_x, top + TITLE_PT, bar_h, norm, opts.cmap, gamma)
-    page.text(
-        left + width / 2 if title_w < page_w - 2 * MARGIN else page_w / 2,
-        MARGIN,
-        title,
-        ha="center",
-        va="top",
-        fontsize=TITLE_FONT,
-    )
+    draw_title(page, page_w / 2, MARGIN, lines)
     return page.fig
 
 

@@ -6,6 +6,12 @@ view. The matrix is drawn as an RGB image with exactly one pixel per cell
 vector patch per cell is ten times slower and larger, and matplotlib's own
 ``imshow`` resampling drops cells on long inputs.
 
+Size: the whole figure is at most ``width`` inches wide (7 by default, a
+double journal column; exactly ``width`` when given): the cells take what the
+labels, axis titles, colour bar and table leave, up to 24 pt a cell. ``size``
+instead fixes the matrix side. The top-cells table goes beside the colour bar
+when it fits there, else below the matrix.
+
 Coordinates: one data unit is one "unit" of cell width; a normal cell is
 ``base`` units wide and an enlarged one ``round(factor * base)``, so every
 mark (regions, top cells, selection, splits) is placed through the same
@@ -15,6 +21,7 @@ cumulative edges whether or not anything is enlarged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,28 +30,34 @@ from matplotlib.figure import Figure
 
 from ..analysis.top import top_flat_indices
 from .common import (
+    AXIS_TITLE_FONT,
     LABEL_GAP,
     LABEL_PITCH,
     MARGIN,
-    TITLE_FONT,
     Page,
     colorbar,
     colorbar_extent,
     colorize,
-    format_value,
+    draw_title,
+    fit_unit,
     label_font_size,
     label_text,
     pick_labels,
     power_norm,
     text_width,
+    title_height,
+    title_lines,
 )
-from .heatmap_marks import TABLE_FONT, TABLE_PITCH, Axis, Drawing, draw_panel, selected, value_font
+from .heatmap_marks import Axis, Drawing, draw_panel, selected, value_font
 from .heatmap_options import (
     HEATMAP_OPTIONS,
     HeatmapOptions,
     crop_to_window,
     parse_heatmap_options,
+    with_auto_regions,
 )
+from .heatmap_split import split_figure
+from .heatmap_table import Table, draw_table, top_table
 
 __all__ = [
     "HEATMAP_OPTIONS",
@@ -53,9 +66,12 @@ __all__ = [
     "heatmap_figure",
     "parse_heatmap_options",
     "top_cells_of",
+    "with_auto_regions",
 ]
 
 MAX_CELL_PT = 24.0  # short inputs: cells no larger than this
+BAR_GAP = 10.0  # matrix to colour bar
+AXIS_TITLE_H = AXIS_TITLE_FONT * 1.3 + 2.0
 
 
 def top_cells_of(
@@ -103,38 +119,50 @@ def heatmap_figure(
     factor = opts.enlarge
     rows = Axis(q, {i for i, _ in top} if factor > 1 else set(), factor)
     cols = Axis(k, {j for _, j in top} if factor > 1 else set(), factor)
-    size_pt = opts.size * 72.0
+    q_labels = [label_text(t) for t in query_tokens]
+    k_labels = [label_text(t) for t in key_tokens]
+
+    def drawing(unit: float) -> Drawing:
+        font = label_font_size(rows.base * unit)
+        pitch = font * LABEL_PITCH
+        priority_q = [*selected(selection, "query"), *dict.fromkeys(i for i, _ in top)]
+        priority_k = [*selected(selection, "key"), *dict.fromkeys(j for _, j in top)]
+        every = opts.label_every
+        d = Drawing(
+            matrix=matrix,
+            rgb=rgb,
+            rows=rows,
+            cols=cols,
+            unit=unit,
+            q_labels=q_labels,
+            k_labels=k_labels,
+            q_shown=pick_labels(rows.centres * unit, pitch, priority_q, every),
+            k_shown=pick_labels(cols.centres * unit, pitch, priority_k, every),
+            font=font,
+            top=top,
+            selection=selection,
+            opts=opts,
+            origin=origin,
+        )
+        d.values_inside = opts.show_values and all(value_font(d, i, j) > 0 for i, j in top)
+        return d
+
+    largest = MAX_CELL_PT / rows.base
     share = 0.47 if opts.split_panels else 1.0  # the whole and the blocks side by side
-    unit = min(MAX_CELL_PT / rows.base, size_pt * share / max(rows.total, cols.total))
-    font = label_font_size(rows.base * unit)
-    pitch = font * LABEL_PITCH
-    sel_q = selected(selection, "query")
-    sel_k = selected(selection, "key")
-    top_rows = list(dict.fromkeys(i for i, _ in top))
-    top_cols = list(dict.fromkeys(j for _, j in top))
-    drawing = Drawing(
-        matrix=matrix,
-        rgb=rgb,
-        rows=rows,
-        cols=cols,
-        unit=unit,
-        q_labels=[label_text(t) for t in query_tokens],
-        k_labels=[label_text(t) for t in key_tokens],
-        q_shown=pick_labels(rows.centres * unit, pitch, [*sel_q, *top_rows]),
-        k_shown=pick_labels(cols.centres * unit, pitch, [*sel_k, *top_cols]),
-        font=font,
-        top=top,
-        selection=selection,
-        opts=opts,
-        origin=origin,
-    )
-    drawing.values_inside = all(value_font(drawing, i, j) > 0 for i, j in top)
+    if opts.size is not None:
+        unit = min(largest, opts.size * 72.0 * share / max(rows.total, cols.total))
+    else:
+        assert opts.width is not None
+        measure = _split_measure if opts.split_panels else _single_measure
+        unit = fit_unit(lambda u: measure(drawing(u), norm), opts.width * 72.0, largest)
+    d = drawing(unit)
+    page_w = opts.width * 72.0 if opts.width_given and opts.width is not None else None
     if opts.split_panels:
-        return _split_figure(drawing, norm, gamma, title)
-    return _single_figure(drawing, norm, gamma, title)
+        return split_figure(d, norm, gamma, title, page_w, opts.width)
+    return _single_figure(d, norm, gamma, title, page_w)
 
 
-def _label_extent(d: Drawing) -> tuple[float, float]:
+def label_extent(d: Drawing) -> tuple[float, float]:
     """Widths in points of the widest y label and the tallest (rotated) x label."""
     marked = bool(d.top) or bool(d.selection)
     ylab = text_width([d.q_labels[i] for i in d.q_shown], d.font, bold=marked)
@@ -142,152 +170,103 @@ def _label_extent(d: Drawing) -> tuple[float, float]:
     return ylab, xlab
 
 
-def _single_figure(d: Drawing, norm: PowerNorm, gamma: float, title: str) -> Figure:
+@dataclass
+class _Frame:
+    """The single heatmap's layout in points (x before centring on the page)."""
+
+    left: float
+    width: float
+    height: float
+    bar_x: float
+    content_w: float
+    table: Table | None
+    table_beside: bool
+
+
+def _frame(d: Drawing, norm: PowerNorm, table_room: float | None) -> _Frame:
+    ylab, _ = label_extent(d)
+    left = MARGIN + (AXIS_TITLE_H if d.opts.ylabel else 0.0) + ylab + LABEL_GAP
     width, height = d.cols.total * d.unit, d.rows.total * d.unit
-    ylab, xlab = _label_extent(d)
-    title_w = text_width([title], TITLE_FONT)
-    left = MARGIN + ylab + LABEL_GAP
-    top = MARGIN + TITLE_FONT * 1.3 + 4.0 + xlab + LABEL_GAP
-    bar_x = left + width + 10.0
-    bar_h = max(height, 72.0)
-    table_x = bar_x + colorbar_extent(norm)
-    page_w = max(
-        table_x + _top_table_width(d, bar_h) + MARGIN, left + width / 2 + title_w / 2 + MARGIN
-    )
-    page = Page(page_w, top + bar_h + MARGIN)
-    _top_table(page, d, table_x, top, bar_h)
+    bar_x = left + width + BAR_GAP
+    content_w = bar_x + colorbar_extent(norm) + MARGIN
+    table = top_table(d, max(height, 72.0))
+    beside = table is not None and (table_room is None or content_w + table.width <= table_room)
+    if table is not None and beside:
+        content_w += table.width
+    return _Frame(left, width, height, bar_x, content_w, table, beside)
+
+
+def _single_measure(d: Drawing, norm: PowerNorm) -> float:
+    """Page width the single heatmap needs (the table moves below when it does not fit)."""
+    assert d.opts.width is not None
+    target = d.opts.width * 72.0
+    return _frame(d, norm, target).content_w
+
+
+def _split_measure(d: Drawing, norm: PowerNorm) -> float:
+    from .heatmap_split import split_width
+
+    return split_width(d, norm)
+
+
+def _single_figure(
+    d: Drawing, norm: PowerNorm, gamma: float, title: str, page_w: float | None
+) -> Figure:
+    target = d.opts.width * 72.0 if d.opts.width is not None else None
+    f = _frame(d, norm, target)
+    title_w = text_width([title], 9.5)
+    if page_w is None:
+        # Room for the title on one line, within the width the figure may take.
+        page_w = max(f.content_w, min(title_w + 2 * MARGIN, target or title_w + 2 * MARGIN))
+    dx = max(0.0, (page_w - f.content_w) / 2)  # an exact width larger than needed: centre
+    lines = title_lines(title, page_w - 2 * MARGIN)
+    _, xlab = label_extent(d)
+    head = MARGIN + title_height(lines) + 4.0
+    top = head + (AXIS_TITLE_H if d.opts.xlabel else 0.0) + xlab + LABEL_GAP
+    bar_h = max(f.height, 72.0)
+    below = f.table is not None and not f.table_beside
+    table_y = top + max(f.height, bar_h) + 10.0
+    page_h = (table_y + f.table.height if below and f.table else top + bar_h) + MARGIN
+    page = Page(page_w, page_h)
+    left = f.left + dx
+    if f.table is not None:
+        if f.table_beside:
+            draw_table(page, f.table, f.bar_x + dx + colorbar_extent(norm), top)
+        else:
+            draw_table(page, f.table, left, table_y)
     draw_panel(page, d, left, top, (0, d.matrix.shape[0]), (0, d.matrix.shape[1]), True, True)
-    page.text(
-        max(left + width / 2, MARGIN + title_w / 2),
-        MARGIN,
-        title,
-        ha="center",
-        va="top",
-        fontsize=TITLE_FONT,
-    )
-    colorbar(page, bar_x, top, bar_h, norm, d.opts.cmap, gamma)
+    centre = left + f.width / 2
+    half = max(text_width([line], 9.5) for line in lines) / 2
+    centre = min(max(centre, MARGIN + half), page_w - MARGIN - half)
+    draw_title(page, centre, MARGIN, lines)
+    draw_axis_titles(page, d, left, top, f.width, f.height, head)
+    colorbar(page, f.bar_x + dx, top, bar_h, norm, d.opts.cmap, gamma)
     return page.fig
 
 
-def _split_figure(d: Drawing, norm: PowerNorm, gamma: float, title: str) -> Figure:
-    """The whole matrix beside its four blocks A→A, A→B, B→A, B→B, on one colour scale.
-
-    The blocks sit where they are in the matrix (A→B top right: A's queries
-    attending to B's keys), so labels are shared along rows and columns.
-    Each block's title gives the share of its rows' attention that it holds.
-    """
-    s = d.opts.split
-    assert s is not None
-    name_a, name_b = d.opts.split_names
-    q, k = d.matrix.shape
-    u = d.unit
-    width, height = d.cols.total * u, d.rows.total * u
-    wa, ha = d.cols.edges[s] * u, d.rows.edges[s] * u
-    ylab, xlab = _label_extent(d)
-    panel_font = 8.0
-    row_title = panel_font * 1.3 + 3.0
-    left = MARGIN + ylab + LABEL_GAP
-    top = MARGIN + TITLE_FONT * 1.3 + 6.0 + row_title + xlab + LABEL_GAP
-    gap_h, gap_v = 8.0, row_title + 4.0  # the lower blocks' titles sit in gap_v
-    x_blocks = left + width + 18.0 + ylab + LABEL_GAP
-    bar_x = x_blocks + width + gap_h + 12.0
-    bar_h = max(height + gap_v, 72.0)
-    note_y = top + max(height + gap_v, bar_h) + 6.0
-    note = "X → Y: queries in X attending to keys in Y; % = share of X's attention that goes to Y"
-    table_x = bar_x + colorbar_extent(norm)
-    page_w = max(table_x + _top_table_width(d, bar_h), x_blocks + text_width([note], 6.5))
-    page = Page(page_w + MARGIN, note_y + 6.5 * 1.3 + MARGIN)
-    _top_table(page, d, table_x, top, bar_h)
-    draw_panel(page, d, left, top, (0, q), (0, k), True, True)
-    whole = page.fig.axes[-1]
-    for draw_line, edges in ((whole.axhline, d.rows.edges), (whole.axvline, d.cols.edges)):
-        draw_line(edges[s], color="white", linewidth=1.2)
-    above = top - xlab - LABEL_GAP - 3.0
-    page.text(
-        left + width / 2,
-        above,
-        f"whole ({name_a} | {name_b})",
-        ha="center",
-        va="bottom",
-        fontsize=panel_font,
-    )
-    totals = d.matrix.sum(axis=1)
-    blocks = (
-        ((0, s), (0, s), name_a, name_a, 0.0, 0.0),
-        ((0, s), (s, k), name_a, name_b, wa + gap_h, 0.0),
-        ((s, q), (0, s), name_b, name_a, 0.0, ha + gap_v),
-        ((s, q), (s, k), name_b, name_b, wa + gap_h, ha + gap_v),
-    )
-    for rows, cols, src, dst, dx, dy in blocks:
-        w = (d.cols.edges[cols[1]] - d.cols.edges[cols[0]]) * u
-        x, y = x_blocks + dx, top + dy
-        draw_panel(page, d, x, y, rows, cols, rows[0] == 0, cols[0] == 0)
-        mass = float(d.matrix[rows[0] : rows[1], cols[0] : cols[1]].sum())
-        whole_rows = float(totals[rows[0] : rows[1]].sum())
-        share = f"{100.0 * mass / whole_rows:.0f}%" if whole_rows > 0 else "–"
-        y_title = above if rows[0] == 0 else y - 3.0
+def draw_axis_titles(
+    page: Page, d: Drawing, left: float, top: float, width: float, height: float, head: float
+) -> None:
+    """``key`` above the column labels and ``query`` left of the row labels (xlabel, ylabel)."""
+    if d.opts.xlabel:
         page.text(
-            x + w / 2,
-            y_title,
-            f"{src} → {dst} · {share}",
+            left + width / 2,
+            head,
+            d.opts.xlabel,
             ha="center",
-            va="bottom",
-            fontsize=panel_font,
-        )
-    page.text((left + bar_x) / 2, MARGIN, title, ha="center", va="top", fontsize=TITLE_FONT)
-    colorbar(page, bar_x, top, bar_h, norm, d.opts.cmap, gamma)
-    page.text(x_blocks, note_y, note, ha="left", va="top", fontsize=6.5, color="#555555")
-    return page.fig
-
-
-def _top_table_rows(d: Drawing, height: float) -> list[tuple[str, str, str]]:
-    """``(rank, "query → key", value)`` rows that fit in ``height`` points."""
-    fit = max(1, int(height // TABLE_PITCH) - 1)  # one line for the header
-    rows = [
-        (
-            f"{rank}",
-            # Positions too: long inputs repeat tokens, and papers cite positions.
-            f"{d.q_labels[i]} ({i + d.origin[0]}) → {d.k_labels[j]} ({j + d.origin[1]})",
-            format_value(float(d.matrix[i, j])),
-        )
-        for rank, (i, j) in enumerate(d.top, start=1)
-    ]
-    if len(rows) > fit:
-        rows = [*rows[: fit - 1], ("", f"… {len(rows) - fit + 1} more", "")]
-    return rows
-
-
-def _top_table_width(d: Drawing, height: float) -> float:
-    if d.values_inside or not d.top:
-        return 0.0
-    rows = _top_table_rows(d, height)
-    rank_w = text_width([r for r, _, _ in rows], TABLE_FONT)
-    pair_w = text_width([p for _, p, _ in rows] + ["top cells (query → key)"], TABLE_FONT)
-    value_w = text_width([v for _, _, v in rows], TABLE_FONT)
-    return 12.0 + rank_w + 4.0 + pair_w + 6.0 + value_w
-
-
-def _top_table(page: Page, d: Drawing, x: float, y: float, height: float) -> None:
-    """The ranked list of top cells (query → key, value) at ``x, y``, for small cells."""
-    if d.values_inside or not d.top:
-        return
-    rows = _top_table_rows(d, height)
-    x += 12.0
-    rank_w = text_width([r for r, _, _ in rows], TABLE_FONT)
-    pair_w = text_width([p for _, p, _ in rows], TABLE_FONT)
-    value_w = text_width([v for _, _, v in rows], TABLE_FONT)
-    page.text(
-        x, y, "top cells (query → key)", ha="left", va="top", fontsize=TABLE_FONT, color="#555555"
-    )
-    for n, (rank, pair, value) in enumerate(rows, start=1):
-        line = y + n * TABLE_PITCH
-        page.text(x + rank_w, line, rank, ha="right", va="top", fontsize=TABLE_FONT)
-        page.text(x + rank_w + 4.0, line, pair, ha="left", va="top", fontsize=TABLE_FONT)
-        page.text(
-            x + rank_w + 4.0 + pair_w + 6.0 + value_w,
-            line,
-            value,
-            ha="right",
             va="top",
-            fontsize=TABLE_FONT,
+            fontsize=AXIS_TITLE_FONT,
+            color="#444444",
+        )
+    if d.opts.ylabel:
+        ylab, _ = label_extent(d)
+        page.text(
+            left - LABEL_GAP - ylab - AXIS_TITLE_H,
+            top + height / 2,
+            d.opts.ylabel,
+            ha="left",
+            va="center",
+            rotation=90,
+            fontsize=AXIS_TITLE_FONT,
+            color="#444444",
         )

@@ -19,6 +19,7 @@ from matplotlib.patches import Rectangle
 from .common import (
     HIGHLIGHT,
     LABEL_GAP,
+    MIN_FONT,
     REGION_COLOR,
     TICK_PT,
     Page,
@@ -32,10 +33,11 @@ __all__ = ["Axis", "Drawing", "draw_panel", "selected", "value_font"]
 
 # Printed values: smaller than this is unreadable, so the top cells get ranked
 # markers and a table of their values instead.
-MIN_VALUE_FONT = 4.5
-RANK_FONT = 5.5
-TABLE_FONT = 6.5
-TABLE_PITCH = 8.5
+MIN_VALUE_FONT = MIN_FONT
+RANK_FONT = MIN_FONT
+TABLE_FONT = MIN_FONT
+TABLE_PITCH = 9.0
+REGION_FONT = MIN_FONT
 
 
 class Axis:
@@ -205,7 +207,7 @@ def _draw_region(
             textcoords="offset points",
             ha="left",
             va="top",
-            fontsize=6.5,
+            fontsize=REGION_FONT,
             fontweight="bold",
             color=REGION_COLOR,
             bbox={
@@ -273,7 +275,8 @@ def _draw_top(ax: Axes, d: Drawing, rows: tuple[int, int], cols: tuple[int, int]
                     linewidth=lw,
                 )
             )
-        _place_rank(ax, str(rank), cx, cy, side * u / 2, u, bounds, placed)
+        if d.opts.show_values:  # ranks point into the table of values
+            _place_rank(ax, str(rank), cx, cy, side * u / 2, u, bounds, placed)
 
 
 def _place_rank(

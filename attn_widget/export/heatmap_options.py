@@ -15,7 +15,15 @@ import numpy as np
 from matplotlib.colors import Colormap
 
 from ..state import Window, check_window
-from .common import check_causal, check_int, check_size, check_title, get_cmap
+from .common import (
+    check_causal,
+    check_int,
+    check_label,
+    check_size,
+    check_title,
+    check_width,
+    get_cmap,
+)
 
 __all__ = [
     "DEFAULT_ENLARGE",
@@ -24,26 +32,36 @@ __all__ = [
     "Region",
     "crop_to_window",
     "parse_heatmap_options",
+    "with_auto_regions",
 ]
 
 HEATMAP_OPTIONS = (
     "cmap",
     "top_n",
     "enlarge",
+    "show_values",
     "regions",
+    "region_options",
     "split",
     "split_names",
     "split_panels",
     "causal",
+    "width",
     "size",
     "title",
+    "xlabel",
+    "ylabel",
+    "label_every",
     "window",
 )
 
 DEFAULT_CMAP = "viridis"  # perceptually uniform, and the view's map
-DEFAULT_SIZE = 6.5  # inches: the matrix side; 64 tokens still get every label
+DEFAULT_WIDTH = 7.0  # inches: at most a double journal column, unless width= or size=
 DEFAULT_ENLARGE = 2.0
 Region = tuple[int, int, int, int, "str | None"]
+# find_regions' parameters that regions="auto" passes on (region_options=).
+REGION_PARAMETERS = ("n_regions", "min_distance", "ring", "similarity", "max_seeds", "patience")
+DEFAULT_AUTO_REGIONS = 3
 
 
 @dataclass(frozen=True)
@@ -51,13 +69,20 @@ class HeatmapOptions:
     cmap: Colormap
     top_n: int = 0
     enlarge: float = 1.0  # 1.0: off
+    show_values: bool = True  # print the top cells' values (inside, or in a table)
     regions: tuple[Region, ...] = ()
+    auto_regions: dict[str, Any] | None = None  # regions="auto": find_regions' arguments
     split: int | None = None
     split_names: tuple[str, str] = ("A", "B")
     split_panels: bool = False
     causal: bool | None = None  # None: mask when the data is causal
-    size: float = DEFAULT_SIZE
+    width: float | None = DEFAULT_WIDTH  # inches, the whole figure
+    width_given: bool = False  # the page is exactly `width` wide
+    size: float | None = None  # inches, the matrix side (instead of width)
     title: str | None = None
+    xlabel: str = "key"
+    ylabel: str = "query"
+    label_every: int = 1
     window: Window | None = None  # None: the whole matrix
 
 
@@ -92,13 +117,33 @@ def _check_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
+def _parse_auto(value: Any, options: Any) -> dict[str, Any]:
+    """``region_options``: find_regions' keyword arguments for ``regions="auto"``."""
+    if options is None:
+        options = {}
+    if not isinstance(options, Mapping):
+        raise ValueError(
+            "region_options: expected a dict of find_regions arguments ("
+            + ", ".join(REGION_PARAMETERS)
+            + f"), got {options!r}"
+        )
+    unknown = sorted(set(options) - set(REGION_PARAMETERS))
+    if unknown:
+        raise ValueError(
+            f"region_options: unknown {', '.join(unknown)}; allowed: "
+            + ", ".join(REGION_PARAMETERS)
+        )
+    return {"n_regions": DEFAULT_AUTO_REGIONS, **options}
+
+
 def _parse_regions(value: Any, q: int, k: int) -> tuple[Region, ...]:
     if value is None:
         return ()
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise ValueError(
-            "regions: expected a list of (top, left, bottom, right) or "
-            f"(top, left, bottom, right, label) tuples, got {value!r}"
+            "regions: expected 'auto' (found by attn_widget.regions) or a list of "
+            "(top, left, bottom, right) or (top, left, bottom, right, label) tuples, "
+            f"got {value!r}"
         )
     parsed: list[Region] = []
     for i, region in enumerate(value):
@@ -177,16 +222,52 @@ def parse_heatmap_options(options: Mapping[str, Any], q: int, k: int) -> Heatmap
     window = check_window(options.get("window"), q, k)
     if window is not None and split is not None:
         raise ValueError("split: draws the whole matrix, so it cannot go with window")
+    regions_value = options.get("regions")
+    auto = isinstance(regions_value, str) and regions_value == "auto"
+    if options.get("region_options") is not None and not auto:
+        raise ValueError("region_options: only with regions='auto'")
+    width, width_given = check_width(options, DEFAULT_WIDTH)
+    size = options.get("size")
+    if size is not None:
+        if width_given:
+            raise ValueError(
+                "size: the matrix side in inches, or width: the whole figure's; not both"
+            )
+        size = check_size("size", size, 1.0, 40.0)
+        width = None
     return HeatmapOptions(
         cmap=cmap,
         top_n=top_n,
         enlarge=enlarge,
-        regions=_parse_regions(options.get("regions"), q, k),
+        show_values=_check_bool("show_values", options.get("show_values", True)),
+        regions=() if auto else _parse_regions(regions_value, q, k),
+        auto_regions=_parse_auto(regions_value, options.get("region_options")) if auto else None,
         split=split,
         split_names=(str(names[0]), str(names[1])),
         split_panels=split_panels,
         causal=causal,
-        size=check_size("size", options.get("size", DEFAULT_SIZE), 1.0, 40.0),
+        width=width,
+        width_given=width_given,
+        size=size,
         title=title,
+        xlabel=check_label("xlabel", options.get("xlabel"), "key"),
+        ylabel=check_label("ylabel", options.get("ylabel"), "query"),
+        label_every=check_int("label_every", options.get("label_every", 1), 1),
         window=window,
     )
+
+
+def with_auto_regions(opts: HeatmapOptions, matrix: np.ndarray) -> HeatmapOptions:
+    """``regions="auto"``: the regions :func:`attn_widget.analysis.find_regions` finds.
+
+    Found on the matrix as drawn (the window, when zoomed), strongest first.
+    They are not labelled (a label would cover the values of small regions);
+    give ``regions=[(top, left, bottom, right, label), ...]`` to label them.
+    """
+    if opts.auto_regions is None:
+        return opts
+    from ..analysis import find_regions
+
+    found = find_regions(matrix, **opts.auto_regions)
+    regions = tuple((r.top, r.left, r.bottom, r.right, None) for r in found)
+    return replace(opts, regions=regions)
