@@ -25,7 +25,7 @@ export const STRIP_WIDTH = 520;
 /** @param {number} positions @param {boolean} large @returns {AudioLayout} */
 export function audioLayout(positions, large) {
   const width = large ? 680 : STRIP_WIDTH;
-  const x0 = 6;
+  const x0 = 14; // room for the first time label
   const stripHeight = large ? 90 : 64;
   const bandHeight = large ? 22 : 16;
   return { x0, width: width + 2 * x0, height: 8 + stripHeight + 4 + bandHeight + 22, stripTop: 8,

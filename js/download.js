@@ -5,11 +5,10 @@
 
 import { element } from "./controls.js";
 
-export const EXPORT_KINDS = [
-  ["heatmap", "PDF: heatmap"],
-  ["lines", "PDF: lines"],
-  ["grid", "PDF: grid"],
-];
+export const EXPORT_KINDS = ["heatmap", "lines", "grid"];
+/** The file formats the kernel draws (attn_widget.export.formats). */
+export const FORMATS = ["pdf", "png", "svg"];
+const label = (/** @type {string} */ format, /** @type {string} */ kind) => `${format.toUpperCase()}: ${kind}`;
 export const EXPORT_TIMEOUT_MS = 120_000;
 
 /**
@@ -31,18 +30,30 @@ export class Exports {
     this.pending = new Map();
     /** @type {HTMLButtonElement[]} */
     this.buttons = [];
+    this.format = "pdf";
     const first = toolbar.firstChild;
-    for (const [kind, label] of EXPORT_KINDS) {
-      const button = this.button(kind, label);
+    // One choice of format for every button: a PDF for the paper, a PNG for slides.
+    this.formatSelect = /** @type {HTMLSelectElement} */ (
+      element("select", { class: "aw-export-format", "aria-label": "file format of the exports" })
+    );
+    for (const format of FORMATS) this.formatSelect.append(element("option", { value: format }, format.toUpperCase()));
+    this.formatSelect.addEventListener("change", () => {
+      this.format = this.formatSelect.value;
+      for (const button of this.buttons) button.textContent = label(this.format, button.dataset.kind || "");
+    });
+    this.formatSelect.addEventListener("keydown", (event) => event.stopPropagation());
+    toolbar.insertBefore(this.formatSelect, first);
+    for (const kind of EXPORT_KINDS) {
+      const button = this.button(kind);
       this.buttons.push(button);
       toolbar.insertBefore(button, first);
     }
   }
 
-  /** @param {string} kind @param {string} label */
-  button(kind, label) {
+  /** @param {string} kind */
+  button(kind) {
     const button = /** @type {HTMLButtonElement} */ (
-      element("button", { type: "button", class: "aw-button aw-export", "data-kind": kind }, label)
+      element("button", { type: "button", class: "aw-button aw-export", "data-kind": kind }, label(this.format, kind))
     );
     button.addEventListener("click", () => this.request(kind, button));
     return button;
@@ -55,24 +66,26 @@ export class Exports {
   update(header) {
     const analysisKind = header.analysis ? header.analysis.kind : null;
     if (analysisKind && !this.buttons.some((b) => b.dataset.kind === analysisKind)) {
-      const button = this.button(analysisKind, `PDF: ${analysisKind}`);
+      const button = this.button(analysisKind);
       this.buttons.unshift(button);
       this.toolbar.insertBefore(button, this.toolbar.firstChild);
     }
     for (const button of this.buttons) {
       button.disabled = !header.kernel;
-      button.title = header.kernel ? "" : "PDF export needs a running kernel (this is a saved page)";
+      button.title = header.kernel ? "" : "export needs a running kernel (this is a saved page)";
     }
+    this.formatSelect.disabled = !header.kernel;
   }
 
   /** @param {string} kind @param {HTMLButtonElement} button */
   request(kind, button) {
-    const id = `${this.viewId}-export-${kind}-${Date.now()}`;
+    const format = this.format;
+    const id = `${this.viewId}-export-${kind}-${format}-${Date.now()}`;
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
     const label = button.textContent;
     button.textContent = `${label} …`;
-    this.io.status(`rendering ${kind} PDF…`, false, "export");
+    this.io.status(`rendering ${kind} ${format.toUpperCase()}…`, false, "export");
     const finish = () => {
       button.disabled = !this.io.kernel();
       button.removeAttribute("aria-busy");
@@ -81,11 +94,11 @@ export class Exports {
     };
     const timer = setTimeout(() => {
       finish();
-      this.io.status(`PDF export: no answer from the kernel after ${EXPORT_TIMEOUT_MS / 1000} s — is it running?`, true, "export");
+      this.io.status(`${format.toUpperCase()} export: no answer from the kernel after ${EXPORT_TIMEOUT_MS / 1000} s — is it running?`, true, "export");
     }, EXPORT_TIMEOUT_MS);
     this.pending.set(id, { finish, timer });
-    /** @type {{type: string, id: string, kind: string, window?: number[]}} */
-    const msg = { type: "export", id, kind };
+    /** @type {{type: string, id: string, kind: string, format: string, window?: number[]}} */
+    const msg = { type: "export", id, kind, format };
     // A zoomed heatmap exports its window, as the view shows it.
     const w = this.io.window();
     if (kind === "heatmap" && w) msg.window = [w.q0, w.q1, w.k0, w.k1];
@@ -105,12 +118,12 @@ export class Exports {
     clearTimeout(pending.timer);
     pending.finish();
     if (!msg.ok) {
-      this.io.status(`PDF export failed: ${msg.error}`, true, "export");
+      this.io.status(`${String(msg.format || "pdf").toUpperCase()} export failed: ${msg.error}`, true, "export");
       return true;
     }
     const data = buffers[0];
     const bytes = data instanceof DataView ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : data;
-    const url = URL.createObjectURL(new Blob([/** @type {BlobPart} */ (bytes)], { type: "application/pdf" }));
+    const url = URL.createObjectURL(new Blob([/** @type {BlobPart} */ (bytes)], { type: msg.mime || "application/pdf" }));
     const link = element("a", { href: url, download: msg.filename });
     link.style.display = "none";
     this.toolbar.append(link);

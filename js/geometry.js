@@ -197,19 +197,43 @@ export function linesHit(layout, x, y) {
   return null;
 }
 
+// What a font or an encoder cannot take (attn_widget/token_text.py has the
+// rules, and js/tests/tokens.test.js checks both sides against one corpus).
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\u2028\u2029\uFDD0-\uFDEF\uFFFE\uFFFF\u{1FFFE}\u{1FFFF}\u{2FFFE}\u{2FFFF}\u{3FFFE}\u{3FFFF}\u{4FFFE}\u{4FFFF}\u{5FFFE}\u{5FFFF}\u{6FFFE}\u{6FFFF}\u{7FFFE}\u{7FFFF}\u{8FFFE}\u{8FFFF}\u{9FFFE}\u{9FFFF}\u{AFFFE}\u{AFFFF}\u{BFFFE}\u{BFFFF}\u{CFFFE}\u{CFFFF}\u{DFFFE}\u{DFFFF}\u{EFFFE}\u{EFFFF}\u{FFFFE}\u{FFFFF}\u{10FFFE}\u{10FFFF}]/u;
+const JOINERS = new Set(["\u200c", "\u200d"]);
+
+/** The stand-in of one character, or null when it is shown as it is (joiners aside). @param {string} c */
+function standIn(c) {
+  const code = /** @type {number} */ (c.codePointAt(0));
+  if (code < 0x20) return String.fromCodePoint(0x2400 + code); // ␀..␟
+  if (code === 0x7f) return "␡";
+  if (JOINERS.has(c) || !HIDDEN.test(c)) return null;
+  return `⟨U+${code.toString(16).toUpperCase().padStart(4, "0")}⟩`;
+}
+
 /**
- * A token as it is shown: direction overrides and control characters made
- * visible (a token must not reverse or hide its neighbours), an empty token as ∅.
+ * A token as it is shown: controls, format characters (BOM, direction
+ * overrides), lone surrogates, private-use and noncharacters made visible
+ * (a token must not reverse, hide or break its neighbours); a joiner stays
+ * only between two characters that stay; a leading combining mark gets a
+ * dotted circle; an empty token is ∅.
  * @param {string} text
  */
 export function visibleToken(text) {
   if (text === "") return "∅";
-  return text.replace(/[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const code = c.codePointAt(0) ?? 0;
-    if (code < 0x20) return String.fromCodePoint(0x2400 + code); // ␀..␟
-    if (code === 0x7f) return "␡";
-    return `⟨U+${code.toString(16).toUpperCase().padStart(4, "0")}⟩`;
-  });
+  const chars = Array.from(text); // code points; a lone surrogate stays one
+  const replaced = chars.map(standIn);
+  let out = "";
+  for (let i = 0; i < chars.length; i++) {
+    let shown = replaced[i];
+    if (shown === null && JOINERS.has(chars[i])) {
+      const kept = i > 0 && i < chars.length - 1 && replaced[i - 1] === null && replaced[i + 1] === null
+        && !JOINERS.has(chars[i - 1]) && !JOINERS.has(chars[i + 1]);
+      if (!kept) shown = `⟨U+${/** @type {number} */ (chars[i].codePointAt(0)).toString(16).toUpperCase().padStart(4, "0")}⟩`;
+    }
+    out += shown === null ? chars[i] : shown;
+  }
+  return /^\p{M}/u.test(out) ? `\u25cc${out}` : out;
 }
 
 /** Shorten a token label to `maxChars`, marking the cut with an ellipsis. */

@@ -8,7 +8,8 @@ import { matrixPoint } from "./geometry.js";
 /**
  * @typedef {import("./lines.js").Focus} Focus
  * @typedef {{root: HTMLElement, store: import("./store.js").Store,
- *   heat: import("./heatmap.js").HeatmapPicture, lines: import("./linesview.js").LinesPicture,
+ *   heat: import("./heatmap.js").HeatmapPicture,
+ *   pointables: {canvas: HTMLCanvasElement, hit: (x: number, y: number) => Focus}[],
  *   overview: import("./overview.js").OverviewGrid,
  *   header: () => import("./codec.js").Header | null,
  *   hover: (hit: Focus, at: {x: number, y: number} | null) => void,
@@ -28,16 +29,11 @@ function at(el, event) {
  * @returns {() => void} dispose
  */
 export function listenInput(host) {
-  const { root, store, heat, lines, overview } = host;
+  const { root, store, heat, overview } = host;
   const hc = heat.canvas;
-  const lc = lines.canvas;
   const heatHit = (/** @type {MouseEvent} */ event) => {
     const p = at(hc, event);
     return heat.hit(p.x, p.y);
-  };
-  const linesHit = (/** @type {MouseEvent} */ event) => {
-    const p = at(lc, event);
-    return lines.hit(p.x, p.y);
   };
   const inRoot = (/** @type {MouseEvent} */ event) => at(root, event);
   /** @type {Gesture | null} */
@@ -92,9 +88,17 @@ export function listenInput(host) {
     host.paintNow();
   }, { passive: false });
 
-  lc.addEventListener("mousemove", (event) => host.hover(linesHit(event), inRoot(event)));
-  lc.addEventListener("mouseleave", () => host.hover(null, null));
-  lc.addEventListener("click", (event) => host.click(linesHit(event)));
+  // Token lines, the image, the audio strip: hover shows, a click locks.
+  for (const picture of host.pointables) {
+    const c = picture.canvas;
+    const hitOf = (/** @type {MouseEvent} */ event) => {
+      const p = at(c, event);
+      return picture.hit(p.x, p.y);
+    };
+    c.addEventListener("mousemove", (event) => host.hover(hitOf(event), inRoot(event)));
+    c.addEventListener("mouseleave", () => host.hover(null, null));
+    c.addEventListener("click", (event) => host.click(hitOf(event)));
+  }
 
   overview.canvas.addEventListener("click", (event) => {
     const header = host.header();

@@ -8,6 +8,8 @@ import { DataSource } from "./source.js";
 import { HeatmapPicture } from "./heatmap.js";
 import { LinesPicture } from "./linesview.js";
 import { OverviewGrid } from "./overview.js";
+import { ImagePicture } from "./imageview.js";
+import { AudioPicture } from "./audioview.js";
 import { buildLayout, syncControls, showComponents, showStatus } from "./layout.js";
 import { buildFrame, shareScale, LabelCache } from "./frame.js";
 import { listenInput } from "./input.js";
@@ -54,9 +56,11 @@ export class AttentionView {
     this.heat = new HeatmapPicture();
     this.lines = new LinesPicture(() => this.schedule());
     this.overview = new OverviewGrid();
+    this.image = new ImagePicture();
+    this.audio = new AudioPicture();
     /** @type {Picture[]} drawn in this order; a new picture is one more entry */
-    this.pictures = [this.heat, this.lines, this.overview];
-    this.ui.views.append(this.heat.canvas, this.lines.panel);
+    this.pictures = [this.heat, this.lines, this.image, this.audio, this.overview];
+    this.ui.views.append(this.heat.canvas, this.lines.panel, this.image.panel, this.audio.panel);
     this.ui.overviewBox.append(this.overview.canvas);
     this.exports = new Exports(this.ui.toolbar, this.viewId, {
       send: (msg) => model.send(msg),
@@ -65,7 +69,8 @@ export class AttentionView {
       kernel: () => !!this.header && this.header.kernel,
     });
     this.stopInput = listenInput({
-      root: this.ui.root, store: this.store, heat: this.heat, lines: this.lines, overview: this.overview,
+      root: this.ui.root, store: this.store, heat: this.heat, overview: this.overview,
+      pointables: [this.lines, this.image, this.audio],
       header: () => this.header, set, hover: (hit, at) => this.hover(hit, at),
       click: (hit) => set({ selection: clickSelection(hit, this.store.state.selection) }),
       zoom: (factor, anchor) => this.zoom(factor, anchor), setWindow: (w) => this.setWindow(w),

@@ -141,8 +141,18 @@ def cases() -> dict[str, Case]:
     return out
 
 
+def token_cases() -> list[list[str]]:
+    """Every hostile token and the label both sides must show for it (attn_widget.token_text)."""
+    from attn_widget.export.labels import visible_token
+    from tests.hostile_strings import HOSTILE_STRINGS
+
+    return [[text, visible_token(text)] for text in HOSTILE_STRINGS]
+
+
 def write(folder: pathlib.Path = GOLDEN) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    labels = json.dumps({"tokens": token_cases()}, indent=1, ensure_ascii=True)
+    (folder / "tokens.text").write_text(labels + "\n")
     for name, (content, buffers, expected) in cases().items():
         files = [f"{name}.{i}.bin" for i in range(len(buffers))]
         for file, data in zip(files, buffers, strict=True):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from attn_widget import wire
-from tests.golden_wire import GOLDEN, cases
+from tests.golden_wire import GOLDEN, cases, token_cases
 
 
 @pytest.mark.parametrize("name", sorted(cases()))
@@ -39,3 +39,9 @@ def test_the_payload_header_and_cube_round_trip() -> None:
     half = cases()["payload_half"][2]["header"]
     assert half["tier"] == "cube" and half["encoding"]["dtype"] == "float16"
     assert cases()["payload_slices"][2]["header"]["tier"] == "slices"
+
+
+def test_python_still_shows_every_hostile_token_as_the_golden_file_says() -> None:
+    # js/tests/tokens.test.js checks the view's visibleToken against the same file.
+    document = json.loads((GOLDEN / "tokens.text").read_text())
+    assert document["tokens"] == token_cases()
