@@ -389,11 +389,14 @@ class AttentionWidget(anywidget.AnyWidget):
         rings: int | None = None,
         white_center: bool | None = None,
         max_radius: float | None = None,
+        query: int | None = None,
     ) -> pathlib.Path:
         """Write a figure of what the view shows to ``path``: PDF, SVG or PNG by its extension.
 
         ``kind``: ``"heatmap"`` (the default), ``"lines"``, ``"grid"``,
-        ``"lines_grid"``; an analysis widget's own figure (``"compare"``,
+        ``"lines_grid"``; for an image model ``"image"`` (the image with one
+        token's attention over its patches: ``query``, default the locked
+        token or [CLS]) and ``"image_grid"`` (every head's); an analysis widget's own figure (``"compare"``,
         ``"stability"``, ``"evolution"``) is its default. Every option left at
         None keeps its default; each applies to the kinds named below, and
         giving one to another kind is a ValueError that lists what is allowed.

@@ -70,6 +70,14 @@ export class Exports {
       this.buttons.unshift(button);
       this.toolbar.insertBefore(button, this.toolbar.firstChild);
     }
+    // An image model's own figures: the overlay, and every head's.
+    if (header.media && header.media.kind === "image" && !this.buttons.some((b) => b.dataset.kind === "image")) {
+      for (const kind of ["image_grid", "image"]) {
+        const button = this.button(kind);
+        this.buttons.unshift(button);
+        this.toolbar.insertBefore(button, this.formatSelect.nextSibling);
+      }
+    }
     for (const button of this.buttons) {
       button.disabled = !header.kernel;
       button.title = header.kernel ? "" : "export needs a running kernel (this is a saved page)";

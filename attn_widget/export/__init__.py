@@ -1,6 +1,7 @@
 """Static, publication-ready figures of attention, drawn by matplotlib: PDF, SVG and PNG.
 
-* :func:`render_pdf` — ``"heatmap"``, ``"lines"``, ``"grid"`` or ``"lines_grid"``
+* :func:`render_pdf` — ``"heatmap"``, ``"lines"``, ``"grid"``, ``"lines_grid"``,
+  or for an image model ``"image"`` / ``"image_grid"`` (:mod:`.image`),
   as bytes (PDF by default, ``format="svg"`` or ``"png"``), with the view's
   state (layer, head or head mean, case, gamma, locked selection, zoomed
   window). Same input, same bytes.
@@ -40,6 +41,7 @@ from .fonts import check_glyphs
 from .formats import FORMATS, check_dpi, check_format, format_of, save_figure, save_pages
 from .grid import grid_figure, grid_panels, grid_title, parse_grid_options
 from .heatmap import crop_to_window, heatmap_figure, parse_heatmap_options, with_auto_regions
+from .image import IMAGE_KINDS, image_figures
 from .lines import lines_figure, parse_lines_options
 from .lines_grid import lines_grid_figure, parse_lines_grid_options
 from .titles import slice_title
@@ -58,7 +60,7 @@ __all__ = [
     "write_atomic",
 ]
 
-KINDS = ("heatmap", "lines", "grid", "lines_grid")
+KINDS = ("heatmap", "lines", "grid", "lines_grid", *IMAGE_KINDS)
 # Figures of the analysis widgets (attn_widget.views), drawn by render_analysis_pdf.
 ANALYSIS_KINDS = ("compare", "stability", "evolution")
 
@@ -172,6 +174,8 @@ def _figures(
     data: AttentionSource, kind: str, state: ViewState, options: dict[str, Any]
 ) -> tuple[list[Figure], str, list[str]]:
     """The figure (or the pages), the document's title, and the token texts shown."""
+    if kind in IMAGE_KINDS:
+        return image_figures(data, kind, state, options)
     layer, head, case, gamma = state.layer, state.head, state.case, state.gamma
     chosen: Mapping[str, Any] | None = state.selection
     q, k = data.shape(case)
@@ -286,7 +290,7 @@ def default_filename(
     if kind not in ANALYSIS_KINDS:
         kind = _check_kind(kind)
     ext = check_format(format)
-    if kind in ("grid", "lines_grid"):
+    if kind in ("grid", "lines_grid", "image_grid"):
         where = f"L{layer}_" if layers == "current" else ""
         mean = heads == "mean" or (heads is None and head is None)
         suffix = "_mean" if mean else ""
