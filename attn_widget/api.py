@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,10 +19,115 @@ from .extract import (
     extract_attention,
     media,  # images, audio, image+text (issue 14)
 )
+from .extract.generate import Generation, generate_attention
+from .extract.generate import check_inputs as generate_checks
+from .generation import GenerationWidget
 from .views import AnalysisWidget
 from .widget import AttentionWidget
 
-__all__ = ["compare", "evolution", "from_model", "load", "save", "stability"]
+__all__ = ["compare", "evolution", "from_model", "generate", "load", "save", "stability"]
+
+# Keywords of aw.generate that belong to the widget, not to model.generate.
+_WIDGET_OPTIONS = (
+    "layer",
+    "head",
+    "head_mean",
+    "gamma",
+    "large",
+    "byte_budget",
+    "export_dir",
+    "step",
+)
+
+
+def _in_kernel() -> bool:
+    """Whether a notebook kernel runs us (a view can show the widget while it grows)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompt: str,
+    max_new_tokens: int = 40,
+    *,
+    top_k: int = 5,
+    dtype: Any = "float32",
+    background: bool | None = None,
+    **kwargs: Any,
+) -> GenerationWidget:
+    """Generate from ``prompt`` and show what each new token attended to, step by step.
+
+    Returns a :class:`~attn_widget.generation.GenerationWidget` at once: in a
+    notebook kernel (``background=None`` or True) the model writes in a
+    background thread and the widget grows as each token comes, with a stop
+    button; elsewhere (or ``background=False``) this returns when generation
+    has ended. ``w.step = t`` shows generated token ``t``'s step; ``w.ids``,
+    ``w.text``, ``w.choices(t)`` (the ``top_k`` most probable tokens there);
+    ``w.wait()`` blocks until the end. Widget options (``layer``, ``head``,
+    ``gamma``, ``large``, ...) go to the widget; any other keyword goes to
+    ``model.generate`` (greedy unless it says otherwise).
+    """
+    widget_options = {name: kwargs.pop(name) for name in _WIDGET_OPTIONS if name in kwargs}
+    storage = _storage(dtype)
+    stop = threading.Event()
+    # Bad input is refused here, before any thread starts.
+    generate_checks(model, tokenizer, prompt, max_new_tokens, top_k)
+    made: dict[str, Any] = {}
+    ready = threading.Event()
+
+    def started(run: Generation) -> None:
+        made["widget"] = GenerationWidget(run, stop=stop, **widget_options)
+        ready.set()
+
+    def on_step(_run: Generation) -> None:
+        made["widget"]._grown()
+
+    def run() -> None:
+        try:
+            generate_attention(
+                model, tokenizer, prompt, max_new_tokens=max_new_tokens, top_k=top_k,
+                dtype=storage, on_step=on_step, stop=stop, started=started, **kwargs,
+            )  # fmt: skip
+        except BaseException as error:
+            made.setdefault("error", error)
+        finally:
+            ready.set()
+            if "widget" in made:
+                made["widget"]._grown(final=True)
+
+    if background is None:
+        background = _in_kernel()
+    if not background:
+        run()
+        if "widget" not in made:
+            raise made["error"]
+        widget: GenerationWidget = made["widget"]
+        if widget.generation.error is not None:
+            raise widget.generation.error
+        return widget
+    thread = threading.Thread(target=run, name="attn_widget-generate", daemon=True)
+    thread.start()
+    ready.wait()
+    if "widget" not in made:
+        thread.join()
+        raise made["error"]
+    made["widget"]._thread = thread
+    return made["widget"]
+
+
+def _storage(dtype: Any) -> Any:
+    import numpy as np
+
+    value = np.dtype(str(dtype).replace("torch.", ""))
+    if value not in (np.float32, np.float16):
+        raise ValueError(f"dtype: expected 'float32' or 'float16', got {dtype!r}")
+    return value
 
 
 def from_model(

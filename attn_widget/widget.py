@@ -396,7 +396,8 @@ class AttentionWidget(anywidget.AnyWidget):
         ``kind``: ``"heatmap"`` (the default), ``"lines"``, ``"grid"``,
         ``"lines_grid"``; for an image model ``"image"`` (the image with one
         token's attention over its patches: ``query``, default the locked
-        token or [CLS]) and ``"image_grid"`` (every head's); an analysis widget's own figure (``"compare"``,
+        token or [CLS]) and ``"image_grid"`` (every head's); an analysis
+        widget's own figure (``"compare"``,
         ``"stability"``, ``"evolution"``) is its default. Every option left at
         None keeps its default; each applies to the kinds named below, and
         giving one to another kind is a ValueError that lists what is allowed.
