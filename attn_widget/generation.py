@@ -41,9 +41,12 @@ class GenerationWidget(AttentionWidget):
         self._thread: threading.Thread | None = None
         component = "cross" if "cross" in run.components else "attention"
         kwargs.setdefault("component", component)
+        step = kwargs.pop("step", None)
         super().__init__(dict(run.components), **kwargs)
         self.generating = not run.done.is_set()
         self._follow_steps()
+        if step is not None:
+            self.step = step
 
     # ----------------------------------------------------------------- access
     @property
@@ -138,6 +141,46 @@ class GenerationWidget(AttentionWidget):
                 "error": None if run.error is None else f"{type(run.error).__name__}: {run.error}",
             }
         }
+
+    def _render(self, kind: str | None = None, *, format: str = "pdf", **options: Any) -> bytes:
+        """Also ``kind="text"``: the step's text shaded by its attention, with its choices."""
+        if kind != "text":
+            return super()._render(kind, format=format, **options)
+        # matplotlib takes most of a second to import: only a figure loads it.
+        from .export.common import style
+        from .export.formats import save_figure
+        from .export.text import text_figure
+        from .state import with_overrides
+
+        state, figure_options = with_overrides(self.state, options)
+        state = state.check(self.data)
+        dpi = figure_options.pop("dpi", None)
+        step = self._check_step(figure_options.pop("step", self.step))
+        if step == 0:
+            raise ValueError("text: nothing generated yet; expected at least one step")
+        run = self._run
+        row = run.row_of(step)
+        cross = self.data.is_cross
+        keys = run.source_tokens if cross and run.source_tokens else run.tokens
+        weights = self.data.rows(state.layer, state.head, state.case, row, row + 1)[0]
+        entry = run.steps[step - 1]
+        title = f"step {step} of {len(run.steps)}: writing {entry['token']!r}"
+        with style():
+            figure = text_figure(
+                keys[: len(weights)] if not cross else keys,
+                weights,
+                written=run.prompt_length + step - 1,
+                choices=entry["top"],
+                chosen=entry,
+                title=figure_options.pop("title", None) or title,
+                gamma=state.gamma,
+                options=figure_options,
+                target=run.tokens if cross else None,
+            )
+            return save_figure(figure, format, title, dpi)
+
+    def _page_traits(self) -> dict[str, Any]:
+        return {"step": self.step, "generating": False}
 
     def _on_message(self, widget: Any, content: Any, buffers: list[Any]) -> None:
         if isinstance(content, dict) and content.get("type") == "stop":

@@ -96,12 +96,16 @@ def save_html(
     large: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
     title: str | None = None,
+    header: Mapping[str, Any] | None = None,
+    traits: Mapping[str, Any] | None = None,
 ) -> pathlib.Path:
     """Write ``component`` of ``components`` as one HTML file that needs no kernel.
 
     The page opens showing ``state`` (layer, head or mean, case, gamma,
     selection). The whole cube goes in (exact float32 when it fits in
     ``max_bytes``, else half floats). Above ``max_bytes`` even as half floats
+    ``header`` adds fields to the view's header (a generation's steps) and
+    ``traits`` more synced traits (its ``step``). Above ``max_bytes`` even as half floats
     this raises a ``ValueError`` that says how large the data is: select fewer
     layers or cases first (e.g. ``AttentionWidget(attentions[:4], tokens)``).
     Returns the written path; the write is atomic.
@@ -125,7 +129,7 @@ def save_html(
             f"floats), over max_bytes={max_bytes:,}. Pass fewer layers or cases to "
             "AttentionWidget for the page, or raise max_bytes."
         )
-    payload = view_payload(components, component, max_bytes, kernel=False)
+    payload = view_payload(components, component, max_bytes, kernel=False, extra=header)
     synced: dict[str, Any] = {
         "layer": state.layer,
         "head": state.head if state.head is not None else 0,
@@ -135,6 +139,7 @@ def save_html(
         "component": component,
         "selection": state.selection,
         "large": bool(large),
+        **(traits or {}),
     }
     page = _PAGE.format(
         title=html.escape(title or "attention"),

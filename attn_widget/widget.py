@@ -466,5 +466,16 @@ class AttentionWidget(anywidget.AnyWidget):
         See :func:`attn_widget.html.save_html` for the options and the size limit.
         """
         return html.save_html(
-            self._components, self.component, self.state, path, large=self.large, **options
+            self._components,
+            self.component,
+            self.state,
+            path,
+            large=self.large,
+            header=self._payload_extra(),
+            traits=self._page_traits(),
+            **options,
         )
+
+    def _page_traits(self) -> dict[str, Any]:
+        """More synced traits a saved page starts with (a subclass's own)."""
+        return {}

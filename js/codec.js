@@ -17,7 +17,11 @@
  *   n_cases: number, cases: CaseLayout[], tokens: string[][], query_tokens: string[][],
  *   is_cross: boolean, tier: "cube" | "slices", encoding: {dtype?: string, scale?: number},
  *   kernel: boolean, analysis?: {kind: string, tooltip: [string, string, number][], n: number},
- *   media?: Media, layout?: {cube: number[], blobs: number[][]}}} Header
+ *   media?: Media, layout?: {cube: number[], blobs: number[][]}, generation?: Generation,
+ *   sinks?: number[]}} Header
+ * @typedef {{prompt_length: number, tokens: string[], source_tokens: string[] | null, rows: number[],
+ *   steps: {token: string, id: number, probability: number, top: [string, number][]}[],
+ *   generating: boolean, stopped: boolean, error: string | null}} Generation
  * @typedef {{kind: "image" | "audio", axes: string[], size?: number[],
  *   grid?: {rows: number, cols: number, patch: number[]}, patches?: number[][], first?: number[],
  *   special?: Record<string, number>, query?: (number | null)[], seconds_per_position?: number,
@@ -28,7 +32,8 @@
  * @typedef {{layer: number, head: number | null, case: number}} SliceId  head null = mean of heads
  * @typedef {{values: Float32Array, q: number, k: number, max: number, exact: boolean}} Slice
  * @typedef {{values: Float32Array, rows: number, cols: number, fq: number, fk: number,
- *   q0: number, q1: number, k0: number, k1: number, max: number, exact: boolean}} Tile
+ *   q0: number, q1: number, k0: number, k1: number, max: number, exact: boolean,
+ *   restMax?: number}} Tile  restMax: the largest value outside the keys asked to be left out
  * @typedef {{order: Int32Array, weights: Float32Array, width: number, q0: number, q1: number}} Links
  * @typedef {{values: Float32Array}} TokenWeights
  * @typedef {{values: Float32Array, heads: number, rows: number, cols: number}} Thumbs
@@ -39,7 +44,7 @@
  */
 
 /** What the view asks the kernel (attn_widget.wire.REQUEST_KINDS). */
-export const DATA_KINDS = ["tile", "links", "token", "colmean", "thumbs", "regions", "overlay"];
+export const DATA_KINDS = ["tile", "links", "token", "colmean", "cellheads", "thumbs", "regions", "overlay"];
 
 const MAGIC = "AWP1";
 /** @type {Float32Array | null} */
@@ -174,7 +179,8 @@ export function decodeReply(msg, buffers, header) {
     case "tile": {
       const values = decodeValues(buffers[0], msg.dtype, msg.scale, 0, msg.rows * msg.cols);
       return { values, rows: msg.rows, cols: msg.cols, fq: msg.fq, fk: msg.fk,
-        q0: msg.q0, q1: msg.q1, k0: msg.k0, k1: msg.k1, max: maxOf(values), exact: msg.dtype === "float32" };
+        q0: msg.q0, q1: msg.q1, k0: msg.k0, k1: msg.k1, max: maxOf(values), exact: msg.dtype === "float32",
+        restMax: msg.rest_max };
     }
     case "links": {
       const n = (msg.q1 - msg.q0) * msg.width;
@@ -184,6 +190,7 @@ export function decodeReply(msg, buffers, header) {
     }
     case "token":
     case "colmean":
+    case "cellheads":
       return { values: decodeValues(buffers[0], msg.dtype, msg.scale, 0, msg.count) };
     case "thumbs": {
       const heads = header.n_heads;

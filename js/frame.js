@@ -85,10 +85,28 @@ export function buildFrame(state, header, source, env) {
     full, whole, window: state.window || whole, zoomed: !!state.window,
     theme, large, fontSize, maxSize, font, lut: LUTS[lutName], lutName,
     labels: env.labels.get(header, state.case, font, env.canvas),
-    focus: shownFocus(state.selection, state.hover),
+    focus: shownFocus(state.selection, state.hover) || stepFocus(header, state.step),
     overviewTile: null, overlay: null, max: 0,
     blobs: state.data ? state.data.blobs : [],
   };
+}
+
+/**
+ * A generation's current step as a focus: the query row that wrote its token.
+ * @param {Header} header @param {number} step
+ * @returns {import("./lines.js").Focus}
+ */
+export function stepFocus(header, step) {
+  const gen = header.generation;
+  if (!gen || !(step >= 1) || step > gen.rows.length) return null;
+  const row = gen.rows[step - 1];
+  const c = header.cases[0];
+  return c && row < c.q ? { kind: "query", index: row } : null;
+}
+
+/** The keys the sink toggle leaves out of the colour scale (the first token). @param {Header} header */
+export function sinkKeys(header) {
+  return header.sinks || [0];
 }
 
 /**
@@ -98,10 +116,13 @@ export function buildFrame(state, header, source, env) {
  * @returns {boolean} whether it is known yet
  */
 export function shareScale(frame) {
-  const { source, id, whole, maxSize, header } = frame;
-  frame.overviewTile = source.tile({ ...id, ...whole, rows: maxSize, cols: maxSize });
+  const { source, id, whole, maxSize, header, state } = frame;
+  const exclude = state.sinks ? sinkKeys(header) : undefined;
+  frame.overviewTile = source.tile({ ...id, ...whole, rows: maxSize, cols: maxSize, exclude });
   frame.overlay = header.analysis ? source.overlay(id) : null;
   if (!frame.overviewTile || (header.analysis && !frame.overlay)) return false;
-  frame.max = frame.overlay ? frame.overlay.scaleMax : frame.overviewTile.max;
+  const tile = frame.overviewTile;
+  // With the sinks left out, a sink cell is off the top of the scale (drawn at its top colour).
+  frame.max = frame.overlay ? frame.overlay.scaleMax : exclude && tile.restMax !== undefined ? tile.restMax : tile.max;
   return true;
 }

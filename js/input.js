@@ -115,7 +115,8 @@ export function listenInput(host) {
     const target = /** @type {HTMLElement} */ (event.target);
     if (target && (target.tagName === "INPUT" || target.tagName === "SELECT")) return;
     const header = host.header();
-    const action = header && keyAction(event.key, store.state, header);
+    const steps = header && header.generation ? header.generation.steps.length : 0;
+    const action = header && keyAction(event.key, store.state, { ...header, steps });
     if (!action) return;
     if (action.patch) host.set(action.patch);
     else if (action.zoom) host.zoom(action.zoom);

@@ -21,7 +21,7 @@ export const HELP = [
   "Click: lock the selection · click again or Esc: unlock.",
   "Heatmap: wheel zooms · drag a box to zoom · shift+drag pans · double-click resets.",
   "Sliders: arrow keys step the focused slider.",
-  "Keys on the view: [ ] layer · , . head · m mean of heads · + − zoom · 0 reset zoom.",
+  "Keys on the view: [ ] layer · , . head · m mean of heads · < > generation step · + − zoom · 0 reset zoom.",
 ].join("\n");
 
 /** @param {string} className @param {string} text @param {Record<string, string>} [attrs] */

@@ -96,8 +96,8 @@ export class Gesture {
  * The store patch a key on the view stands for, or null. Layers `[` `]`,
  * heads `,` `.`, `m` the mean; zoom keys come back as {zoom: factor | 0}.
  * @param {string} key
- * @param {{layer: number, head: number, mean: boolean}} state
- * @param {{n_layers: number, n_heads: number}} header
+ * @param {{layer: number, head: number, mean: boolean, step?: number}} state
+ * @param {{n_layers: number, n_heads: number, steps?: number}} header  steps: a generation's
  * @returns {{patch?: object, zoom?: number} | null}
  */
 export function keyAction(key, state, header) {
@@ -108,6 +108,12 @@ export function keyAction(key, state, header) {
     case ".": return { patch: { head: clamp(state.head + 1, header.n_heads), mean: false } };
     case ",": return { patch: { head: clamp(state.head - 1, header.n_heads), mean: false } };
     case "m": return { patch: { mean: !state.mean } };
+    case "<": case ">": {
+      const total = header.steps || 0;
+      if (!total) return null;
+      const step = Math.max(1, Math.min(total, (state.step || 1) + (key === ">" ? 1 : -1)));
+      return { patch: { step, playing: false } };
+    }
     case "+": case "=": return { zoom: 0.5 };
     case "-": return { zoom: 2 };
     case "0": return { zoom: 0 };

@@ -58,3 +58,21 @@ export function tokenWeights(values, q, k, kind, index) {
   for (let i = 0; i < q; i++) out[i] = values[i * k + index];
   return out;
 }
+
+/**
+ * The largest value of a window outside the `exclude` columns (the colour scale without sinks).
+ * @param {Float32Array} values row-major, rows of length k
+ * @param {number} k
+ * @param {{q0: number, q1: number, k0: number, k1: number}} w
+ * @param {number[]} exclude
+ */
+export function maxWithout(values, k, w, exclude) {
+  const skip = new Set(exclude);
+  let max = 0;
+  for (let q = w.q0; q < w.q1; q++) {
+    for (let c = w.k0; c < w.k1; c++) {
+      if (!skip.has(c) && values[q * k + c] > max) max = values[q * k + c];
+    }
+  }
+  return max;
+}

@@ -15,7 +15,7 @@
 // here, as in the cube tier.
 
 import { cubeSlice, decodeReply, maxOf, sliceKey, DATA_KINDS } from "./codec.js";
-import { maxPoolWindow, rowTopLinks, tokenWeights } from "./pool.js";
+import { maxPoolWindow, maxWithout, rowTopLinks, tokenWeights } from "./pool.js";
 import { topIndices } from "./lines.js";
 
 /**
@@ -98,24 +98,49 @@ export class DataSource {
 
   /**
    * A window of one slice pooled to at most rows × cols values; null while it is on its way.
-   * @param {SliceId & {q0: number, q1: number, k0: number, k1: number, rows: number, cols: number}} want
+   * @param {SliceId & {q0: number, q1: number, k0: number, k1: number, rows: number, cols: number,
+   *   exclude?: number[]}} want  exclude: keys left out of `restMax` (attention sinks)
    * @returns {Tile | null}
    */
   tile(want, prefetch = false) {
     const full = this.fullSlice(want);
     const fq = Math.max(1, Math.ceil((want.q1 - want.q0) / want.rows));
     const fk = Math.max(1, Math.ceil((want.k1 - want.k0) / want.cols));
-    const key = `tile/${sliceKey(want)}/${want.q0},${want.q1},${want.k0},${want.k1}/${fq},${fk}`;
+    const exclude = want.exclude && want.exclude.length ? want.exclude : null;
+    const key = `tile/${sliceKey(want)}/${want.q0},${want.q1},${want.k0},${want.k1}/${fq},${fk}${exclude ? `/-${exclude}` : ""}`;
     const hit = this.touch(key);
     if (hit) return hit;
     if (full) {
       const w = { q0: want.q0, q1: want.q1, k0: want.k0, k1: want.k1 };
       const pooled = maxPoolWindow(full.values, full.k, w, fq, fk);
-      return this.store(key, { ...pooled, ...w, fq, fk, max: maxOf(pooled.values), exact: full.exact });
+      const restMax = exclude ? maxWithout(full.values, full.k, w, exclude) : undefined;
+      return this.store(key, { ...pooled, ...w, fq, fk, max: maxOf(pooled.values), exact: full.exact, restMax });
     }
+    /** @type {Record<string, any>} */
     const msg = { type: "tile", layer: want.layer, head: want.head, case: want.case,
       q0: want.q0, q1: want.q1, k0: want.k0, k1: want.k1, rows: want.rows, cols: want.cols };
+    if (exclude) msg.exclude = exclude;
     return this.ask(key, msg, prefetch);
+  }
+
+  /**
+   * Every head's weight of one cell (query q, key k): how much each head gives, say, a sink.
+   * @param {{layer: number, case: number, q: number, k: number}} want
+   * @returns {TokenWeights | null}
+   */
+  cellheads(want) {
+    const key = `cellheads/${want.layer}/${want.case}/${want.q},${want.k}`;
+    const hit = this.touch(key);
+    if (hit) return hit;
+    if (this.local) {
+      const values = new Float32Array(this.meta.n_heads);
+      for (let h = 0; h < values.length; h++) {
+        const full = /** @type {Slice} */ (this.fullSlice({ layer: want.layer, head: h, case: want.case }));
+        values[h] = full.values[want.q * full.k + want.k];
+      }
+      return this.store(key, { values });
+    }
+    return this.ask(key, { type: "cellheads", layer: want.layer, case: want.case, q: want.q, k: want.k }, false);
   }
 
   /**

@@ -13,7 +13,10 @@ import { decodePayload } from "./codec.js";
  * @typedef {{layer: number, head: number, mean: boolean, case: number, gamma: number,
  *   component: string, selection: Selection | null, large: boolean,
  *   data: Payload | null, hover: Focus, window: Window | null, box: Window | null,
- *   overview: boolean, regions: boolean, move: {dl: number, dh: number}}} ViewState
+ *   overview: boolean, regions: boolean, move: {dl: number, dh: number},
+ *   step: number, generating: boolean, sinks: boolean, playing: boolean}} ViewState
+ *   step / generating: a generation's (0 / false for other widgets); sinks: the colour
+ *   scale leaves the sink keys out; playing: the step walks on by itself
  * @typedef {keyof ViewState} Key
  * @typedef {(changed: Set<Key>, state: ViewState) => void} Listener
  * @typedef {{get: (name: string) => any, set: (name: string, value: any) => void,
@@ -24,8 +27,10 @@ import { decodePayload } from "./codec.js";
 /** Store keys that are model traits, and the trait each one is. */
 export const SYNCED = /** @type {const} */ ({
   layer: "layer", head: "head", mean: "head_mean", case: "case", gamma: "gamma",
-  component: "component", selection: "selection", large: "large",
+  component: "component", selection: "selection", large: "large", step: "step",
 });
+/** Traits the view reads and never writes. */
+const READ_ONLY = /** @type {const} */ ({ generating: "generating" });
 
 const same = (/** @type {any} */ a, /** @type {any} */ b) =>
   a === b || (typeof a === "object" && typeof b === "object" && JSON.stringify(a) === JSON.stringify(b));
@@ -45,12 +50,18 @@ export class Store {
     this.state = {
       layer: 0, head: 0, mean: false, case: 0, gamma: 1, component: "", selection: null, large: false,
       data: null, hover: null, window: null, box: null, overview: false, regions: false, move: { dl: 0, dh: 0 },
+      step: 0, generating: false, sinks: false, playing: false,
     };
-    for (const [key, trait] of Object.entries(SYNCED)) /** @type {any} */ (this.state)[key] = model.get(trait);
+    const traits = { ...SYNCED, ...READ_ONLY };
+    // A trait the model lacks (a widget that is not a generation) keeps the default.
+    for (const [key, trait] of Object.entries(traits)) {
+      const value = model.get(trait);
+      if (value !== undefined) /** @type {any} */ (this.state)[key] = value;
+    }
     this.state.data = decodePayload(model.get("_payload"));
     /** @type {[string, () => void][]} */
     this.handlers = [];
-    for (const [key, trait] of Object.entries(SYNCED)) {
+    for (const [key, trait] of Object.entries(traits)) {
       this.handlers.push([`change:${trait}`, () => this.apply({ [key]: model.get(trait) })]);
     }
     this.handlers.push(["change:_payload", () => this.apply({ data: decodePayload(model.get("_payload")) })]);

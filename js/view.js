@@ -10,6 +10,7 @@ import { LinesPicture } from "./linesview.js";
 import { OverviewGrid } from "./overview.js";
 import { ImagePicture } from "./imageview.js";
 import { AudioPicture } from "./audioview.js";
+import { TextPicture, SPEEDS } from "./textview.js";
 import { buildLayout, syncControls, showComponents, showStatus } from "./layout.js";
 import { buildFrame, shareScale, LabelCache } from "./frame.js";
 import { listenInput } from "./input.js";
@@ -58,9 +59,11 @@ export class AttentionView {
     this.overview = new OverviewGrid();
     this.image = new ImagePicture();
     this.audio = new AudioPicture();
+    this.text = new TextPicture({ set, stop: () => model.send({ type: "stop" }) });
+    this.playTimer = 0;
     /** @type {Picture[]} drawn in this order; a new picture is one more entry */
-    this.pictures = [this.heat, this.lines, this.image, this.audio, this.overview];
-    this.ui.views.append(this.heat.canvas, this.lines.panel, this.image.panel, this.audio.panel);
+    this.pictures = [this.heat, this.lines, this.image, this.audio, this.text, this.overview];
+    this.ui.views.append(this.heat.canvas, this.lines.panel, this.image.panel, this.audio.panel, this.text.panel);
     this.ui.overviewBox.append(this.overview.canvas);
     this.exports = new Exports(this.ui.toolbar, this.viewId, {
       send: (msg) => model.send(msg),
@@ -70,7 +73,7 @@ export class AttentionView {
     });
     this.stopInput = listenInput({
       root: this.ui.root, store: this.store, heat: this.heat, overview: this.overview,
-      pointables: [this.lines, this.image, this.audio],
+      pointables: [this.lines, this.image, this.audio, this.text],
       header: () => this.header, set, hover: (hit, at) => this.hover(hit, at),
       click: (hit) => set({ selection: clickSelection(hit, this.store.state.selection) }),
       zoom: (factor, anchor) => this.zoom(factor, anchor), setWindow: (w) => this.setWindow(w),
@@ -78,6 +81,7 @@ export class AttentionView {
     });
     this.unsubscribe = this.store.subscribe((changed) => {
       if (changed.has("data")) this.onData();
+      if (changed.has("playing")) this.play();
       this.schedule();
     });
     this.onMessage = (/** @type {any} */ msg, /** @type {any[]} */ buffers) => {
@@ -121,6 +125,24 @@ export class AttentionView {
     this.labels.clear();
     showComponents(this.ui, data.header);
     this.exports.update(data.header);
+  }
+
+  /** Walk the generation's steps while playing, at the chosen speed; stop at the last. */
+  play() {
+    clearInterval(this.playTimer);
+    this.playTimer = 0;
+    if (!this.store.state.playing) return;
+    const speed = Number(this.text.speed.value) || SPEEDS[0];
+    this.playTimer = setInterval(() => {
+      const header = this.header;
+      const total = header && header.generation ? header.generation.steps.length : 0;
+      const s = this.store.state;
+      if (s.step >= total) {
+        if (!s.generating) this.store.apply({ playing: false });
+        return;
+      }
+      this.set({ step: s.step + 1 });
+    }, 1000 / speed);
   }
 
   /** @param {Window | null} w */
@@ -183,6 +205,15 @@ export class AttentionView {
     if (!header) return;
     const s = this.store.state;
     syncControls(this.ui, header, s);
+    const c = header.cases[s.case];
+    if (!c || c.q === 0 || c.k === 0) {
+      // A generation before its first token: nothing to draw yet.
+      const f = buildFrame(s, header, this.source, { root: this.ui.root, labels: this.labels, canvas: this.heat.canvas });
+      this.text.request(f);
+      this.text.paint(f);
+      showStatus(this.ui, "waiting for the first token…", false, "loading");
+      return;
+    }
     const f = buildFrame(s, header, this.source, { root: this.ui.root, labels: this.labels, canvas: this.heat.canvas });
     let ready;
     try {
@@ -241,6 +272,7 @@ export class AttentionView {
     this.stopInput();
     this.themeObserver.disconnect();
     cancelAnimationFrame(this.frame);
+    clearInterval(this.playTimer);
     this.exports.dispose();
   }
 }

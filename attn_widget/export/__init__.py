@@ -63,6 +63,8 @@ __all__ = [
 KINDS = ("heatmap", "lines", "grid", "lines_grid", *IMAGE_KINDS)
 # Figures of the analysis widgets (attn_widget.views), drawn by render_analysis_pdf.
 ANALYSIS_KINDS = ("compare", "stability", "evolution")
+# Figures only a widget of their kind draws: a generation step (attn_widget.generation).
+WIDGET_KINDS = (*ANALYSIS_KINDS, "text")
 
 
 def _check_kind(kind: Any) -> str:
@@ -287,7 +289,7 @@ def default_filename(
     ``window`` ``(q0, q1, k0, k1)`` adds ``_q{q0}-{q1}_k{k0}-{k1}``.
     ``format`` (``"pdf"``, ``"svg"``, ``"png"``) is the extension.
     """
-    if kind not in ANALYSIS_KINDS:
+    if kind not in WIDGET_KINDS:
         kind = _check_kind(kind)
     ext = check_format(format)
     if kind in ("grid", "lines_grid", "image_grid"):

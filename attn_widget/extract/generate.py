@@ -242,7 +242,7 @@ def generate_attention(
     otherwise; beam search is refused: a streamer cannot follow beams).
     """
     import torch
-    from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+    from transformers import StoppingCriteria, StoppingCriteriaList
     from transformers.generation.streamers import BaseStreamer
 
     prompt = check_inputs(model, tokenizer, prompt, max_new_tokens, top_k)
@@ -374,7 +374,6 @@ def generate_attention(
                 max_new_tokens=max_new_tokens,
                 streamer=Streamer(),
                 stopping_criteria=StoppingCriteriaList([Stop()]),
-                logits_processor=LogitsProcessorList(),
                 return_dict_in_generate=True,
                 **options,
             )

@@ -13,6 +13,7 @@ What each kind answers (the byte layouts are :mod:`attn_widget.wire`'s):
 * ``links``: each query row's strongest keys;
 * ``token``: every weight of one token (a row or a column);
 * ``colmean``: each key's weight averaged over the query rows;
+* ``cellheads``: every head's weight of one cell (how much each head gives a sink);
 * ``thumbs``: a layer's heads at thumbnail size;
 * ``regions``: the rectangles that stand out (:func:`attn_widget.analysis.find_regions`);
 * extra kinds a widget adds (the analysis views' ``overlay``).
@@ -80,7 +81,21 @@ def _tile_fields(request: Mapping[str, Any], q: int, k: int) -> dict[str, Any]:
     }
     # A JSON number may be fractional or huge: pool sizes are whole screens.
     sizes = {"rows": _int(request, "rows", None, 1), "cols": _int(request, "cols", None, 1)}
-    return {**window, **sizes}
+    fields = {**window, **sizes}
+    exclude = request.get("exclude")
+    if exclude:  # keys left out of the colour scale (attention sinks); only then in the key
+        fields["exclude"] = _keys(exclude, k)
+    return fields
+
+
+MAX_EXCLUDED = 16
+
+
+def _keys(value: Any, k: int) -> list[int]:
+    """A short sorted list of distinct key indices, each checked."""
+    if not isinstance(value, list) or len(value) > MAX_EXCLUDED:
+        raise ValueError(f"exclude: expected a list of at most {MAX_EXCLUDED} keys, got {value!r}")
+    return sorted({check_index("exclude", v, k) for v in value})
 
 
 def check_request(request: Any, source: AttentionSource, kinds: tuple[str, ...]) -> dict[str, Any]:
@@ -111,13 +126,31 @@ def check_request(request: Any, source: AttentionSource, kinds: tuple[str, ...])
         fields.update(kind=which, index=_int(request, "index", -1))
     elif kind == "regions":
         fields["n"] = _int(request, "n", 5, 1)
+    elif kind == "cellheads":
+        fields["head"] = None  # every head's
+        fields.update(
+            q=check_index("q", request.get("q"), q), k=check_index("k", request.get("k"), k)
+        )
     return {"type": kind, **fields}
 
 
 def _tile(source: AttentionSource, r: dict[str, Any]) -> wire.Reply:
     window = (r["q0"], r["q1"], r["k0"], r["k1"])
     t = tiles.tile(source, r["layer"], r["head"], r["case"], window, r["rows"], r["cols"])
-    return wire.tile_reply(t.values, (t.q0, t.q1, t.k0, t.k1), (t.fq, t.fk))
+    content, buffers = wire.tile_reply(t.values, (t.q0, t.q1, t.k0, t.k1), (t.fq, t.fk))
+    if "exclude" in r:
+        content["rest_max"] = tiles.max_without(
+            source, r["layer"], r["head"], r["case"], window, r["exclude"]
+        )
+    return content, buffers
+
+
+def _cellheads(source: AttentionSource, r: dict[str, Any]) -> wire.Reply:
+    rows = [
+        source.rows(r["layer"], h, r["case"], r["q"], r["q"] + 1)[0, r["k"]]
+        for h in range(source.n_heads)
+    ]
+    return wire.colmean_reply(np.asarray(rows, dtype=np.float32))
 
 
 def _links(source: AttentionSource, r: dict[str, Any]) -> wire.Reply:
@@ -154,6 +187,7 @@ HANDLERS: dict[str, Handler] = {
     "links": _links,
     "token": _token,
     "colmean": _colmean,
+    "cellheads": _cellheads,
     "thumbs": _thumbs,
     "regions": _regions,
 }

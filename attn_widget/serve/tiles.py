@@ -12,6 +12,7 @@ cell stays visible in an overview.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -114,6 +115,26 @@ def token_links(
         ]
         return np.concatenate(column)[:, 0].astype(np.float32)
     raise ValueError(f"kind: expected 'query' or 'key', got {kind!r}")
+
+
+def max_without(
+    source: AttentionSource,
+    layer: int,
+    head: int | None,
+    case: int,
+    window: tuple[int, int, int, int],
+    exclude: list[int],
+) -> float:
+    """The largest weight of the window outside the ``exclude`` keys (the scale without sinks)."""
+    q0, q1, k0, k1 = window
+    edges = [k0, *sorted(e for e in set(exclude) if k0 <= e < k1), k1]
+    best = 0.0
+    for left, right in itertools.pairwise(edges):
+        start = left if left == k0 and left not in exclude else left + 1
+        if start < right:
+            part = tile(source, layer, head, case, (q0, q1, start, right), 1, 1).values
+            best = max(best, float(part.max()))
+    return best
 
 
 def column_means(source: AttentionSource, layer: int, head: int | None, case: int) -> np.ndarray:
