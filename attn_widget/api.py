@@ -179,9 +179,15 @@ def load(
     """An :class:`AttentionWidget` over the attention saved in ``path`` (see :func:`io.read`).
 
     ``max_bytes`` (default :data:`attn_widget.io.MAX_BYTES`, 1 GiB) bounds the
-    attention a file may hold; a file that declares more is refused unread.
+    attention a file may hold; a file that declares more is refused unread. A
+    saved generation comes back as a GenerationWidget (steps, choices, text).
     """
-    return AttentionWidget.from_components(io.read(path, max_bytes=max_bytes), **widget_options)
+    components = io.read(path, max_bytes=max_bytes)
+    record = next(iter(components.values())).meta.get("generation")
+    if isinstance(record, Mapping):
+        run = Generation.from_record(record, components)
+        return GenerationWidget(run, stop=threading.Event(), **widget_options)
+    return AttentionWidget.from_components(components, **widget_options)
 
 
 def save(
@@ -196,6 +202,9 @@ def save(
     See :func:`attn_widget.io.save`; reading it back never unpickles.
     """
     data = obj.components if isinstance(obj, AttentionWidget) else obj
+    if isinstance(obj, GenerationWidget):
+        obj.wait()  # a file holds a finished generation
+        meta = {**(meta or {}), "generation": obj.generation.record()}
     return io.save(data, path, meta=meta, compressed=compressed)
 
 

@@ -44,7 +44,7 @@ DEFAULT_TOP_K = 5
 class Generation:
     """One generation as it runs: the attention, the tokens, the choices at every step."""
 
-    components: dict[str, GrowingAttention]
+    components: dict[str, Any]  # GrowingAttention while it runs; any source once saved and read
     prompt_ids: list[int]
     ids: list[int]  # the decoder's sequence: prompt + generated (decoder start + generated)
     raw: list[str]
@@ -55,6 +55,47 @@ class Generation:
     stopped: bool = False
     error: BaseException | None = None
     decode: Callable[[list[int]], str] | None = None
+
+    def record(self) -> dict[str, Any]:
+        """What a file keeps of the generation besides its weights (JSON)."""
+        return {
+            "prompt_ids": self.prompt_ids,
+            "ids": self.ids,
+            "raw": self.raw,
+            "tokens": self.tokens,
+            "source_tokens": self.source_tokens,
+            "steps": self.steps,
+            "stopped": self.stopped,
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], components: Mapping[str, Any]) -> Generation:
+        """A finished generation back from :meth:`record` and the components read from a file."""
+        try:
+            run = cls(
+                components=dict(components),
+                prompt_ids=[int(i) for i in record["prompt_ids"]],
+                ids=[int(i) for i in record["ids"]],
+                raw=[str(t) for t in record["raw"]],
+                tokens=[str(t) for t in record["tokens"]],
+                source_tokens=record.get("source_tokens"),
+                steps=list(record["steps"]),
+                stopped=bool(record.get("stopped", False)),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"generation: a damaged record in the file ({error!r})") from error
+        saved_text = record.get("text")
+        run.decode = lambda _ids: (
+            str(saved_text) if saved_text is not None else " ".join(run.tokens[run.prompt_length :])
+        )
+        if len(run.steps) != len(run.ids) - len(run.prompt_ids):
+            raise ValueError(
+                f"generation: {len(run.steps)} steps for {len(run.ids) - len(run.prompt_ids)} "
+                "generated tokens"
+            )
+        run.done.set()
+        return run
 
     @property
     def prompt_length(self) -> int:
@@ -237,7 +278,8 @@ def generate_attention(
 
     ``on_step`` is called after each step (the new token, its row, its
     choices recorded); ``started`` once, with the empty generation, before
-    the first step; ``stop.set()`` ends the run after the step under way.
+    the first step; ``stop.set()`` ends the run at the next step (transformers
+    checks its stopping criteria before it hands a step's token to the streamer).
     Any other keyword goes to ``model.generate`` (greedy unless it says
     otherwise; beam search is refused: a streamer cannot follow beams).
     """
