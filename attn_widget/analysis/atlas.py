@@ -1,0 +1,473 @@
+"""Head scores over many cases: running means, spreads and top examples, and their result.
+
+:class:`ScoreAccumulator` takes one case's ``(layers, heads)`` scores at a
+time and keeps only sums, sums of squares and each head's best cases, so a
+corpus of any size is scored in bounded memory; accumulators of several
+processes merge into one. :class:`HeadScores` is what users get back:
+``scores["previous_token"]`` is a ``(layers, heads)`` array (each case's mean
+over its rows, averaged over the cases, every case weighted equally),
+``scores.spread[...]`` the standard deviation over cases, ``scores.table()``
+a sorted list. :func:`score_source` scores every case of an attention source.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .scores import (
+    DEFINITIONS,
+    SCORE_NAMES,
+    SPECIAL_TOKENS,
+    CaseLayout,
+    Pattern,
+    case_scores,
+    check_names,
+    unknown_score,
+)
+
+__all__ = ["HeadScores", "MissingScore", "ScoreAccumulator", "ScoreRow", "score_source"]
+
+
+class MissingScore(KeyError, ValueError):
+    """A known score the data could not give (the message says why)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ScoreRow(NamedTuple):
+    """One head's value of one score; ``spread`` is the standard deviation over cases."""
+
+    score: str
+    layer: int
+    head: int
+    value: float
+    spread: float
+
+
+class ScoreAccumulator:
+    """Running sums, sums of squares and top cases of every score, one case at a time."""
+
+    def __init__(self, names: Sequence[str], n_layers: int, n_heads: int, top_k: int = 5) -> None:
+        self.names = tuple(names)
+        self.n_layers, self.n_heads, self.top_k = n_layers, n_heads, top_k
+        shape = (n_layers, n_heads)
+        self.count = dict.fromkeys(self.names, 0)
+        self.total = {n: np.zeros(shape) for n in self.names}
+        self.squares = {n: np.zeros(shape) for n in self.names}
+        self.best_values = {n: np.full((*shape, top_k), -np.inf) for n in self.names}
+        self.best_cases = {n: np.full((*shape, top_k), -1, dtype=np.int64) for n in self.names}
+        self.reasons: dict[str, Counter[str]] = {n: Counter() for n in self.names}
+        self.cases = 0
+
+    def add(self, index: int, values: Mapping[str, np.ndarray | None], layout: CaseLayout) -> None:
+        """Add case ``index`` (its position in the corpus); None values record their reason."""
+        self.cases += 1
+        for name in self.names:
+            value = values.get(name)
+            if value is None:
+                self.reasons[name][layout.reason(name) or "not computed"] += 1
+                continue
+            self.count[name] += 1
+            self.total[name] += value
+            self.squares[name] += value * value
+            self._keep_best(name, index, value)
+
+    def _keep_best(self, name: str, index: int, value: np.ndarray) -> None:
+        best, cases = self.best_values[name], self.best_cases[name]
+        slot = best.argmin(axis=2)
+        lowest = np.take_along_axis(best, slot[..., None], axis=2)[..., 0]
+        better = value > lowest  # strictly: on ties the earlier case stays
+        layer, head = np.nonzero(better)
+        best[layer, head, slot[better]] = value[better]
+        cases[layer, head, slot[better]] = index
+
+    def merge(self, other: ScoreAccumulator) -> None:
+        """Fold another accumulator (another process's share of the corpus) into this one."""
+        if (other.names, other.n_layers, other.n_heads) != (
+            self.names,
+            self.n_layers,
+            self.n_heads,
+        ):
+            raise ValueError(
+                "merge: accumulators differ in scores or model shape: "
+                f"{other.names} {other.n_layers}x{other.n_heads} vs "
+                f"{self.names} {self.n_layers}x{self.n_heads}"
+            )
+        self.cases += other.cases
+        for name in self.names:
+            self.count[name] += other.count[name]
+            self.total[name] += other.total[name]
+            self.squares[name] += other.squares[name]
+            self.reasons[name].update(other.reasons[name])
+            values = np.concatenate([self.best_values[name], other.best_values[name]], axis=2)
+            cases = np.concatenate([self.best_cases[name], other.best_cases[name]], axis=2)
+            order = _best_order(values, cases)[..., : self.top_k]
+            self.best_values[name] = np.take_along_axis(values, order, axis=2)
+            self.best_cases[name] = np.take_along_axis(cases, order, axis=2)
+
+    def result(
+        self,
+        *,
+        per_case: Mapping[str, np.ndarray] | None = None,
+        source: Any = None,
+        source_cases: Sequence[int] | None = None,
+        notes: Mapping[str, str] | None = None,
+        hints: Mapping[str, str] | None = None,
+    ) -> HeadScores:
+        """The scores; a score no case could give is listed in ``missing`` with its reason."""
+        if self.cases == 0:
+            raise ValueError("head_scores: no case was scored (the corpus is empty)")
+        means: dict[str, np.ndarray] = {}
+        spreads: dict[str, np.ndarray] = {}
+        missing: dict[str, str] = {}
+        examples: dict[str, list[list[list[tuple[int, float]]]]] = {}
+        for name in self.names:
+            n = self.count[name]
+            if n == 0:
+                reason = self.reasons[name].most_common(1)[0][0]
+                hint = (hints or {}).get(name, "")
+                missing[name] = f"{name}: {reason}; none of the {self.cases} case(s) has one{hint}"
+                continue
+            mean = self.total[name] / n
+            variance = np.maximum(self.squares[name] / n - mean * mean, 0.0)
+            means[name], spreads[name] = mean, np.sqrt(variance)
+            examples[name] = self._examples(name)
+        return HeadScores(
+            means,
+            spreads,
+            counts={n: self.count[n] for n in means},
+            n_cases=self.cases,
+            examples=examples,
+            missing=missing,
+            notes=dict(notes or {}),
+            per_case=dict(per_case) if per_case is not None else None,
+            source=source,
+            source_cases=list(source_cases) if source_cases is not None else None,
+        )
+
+    def _examples(self, name: str) -> list[list[list[tuple[int, float]]]]:
+        values, cases = self.best_values[name], self.best_cases[name]
+        order = _best_order(values, cases)
+        values = np.take_along_axis(values, order, axis=2)
+        cases = np.take_along_axis(cases, order, axis=2)
+        return [
+            [
+                [
+                    (int(c), float(v))
+                    for c, v in zip(cases[layer, h], values[layer, h], strict=True)
+                    if c >= 0
+                ]
+                for h in range(self.n_heads)
+            ]
+            for layer in range(self.n_layers)
+        ]
+
+    # Plain arrays and dicts: what crosses between processes (no numpy objects pickled
+    # with custom classes, so any gather that pickles plain data carries it).
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "names": list(self.names),
+            "shape": [self.n_layers, self.n_heads, self.top_k],
+            "cases": self.cases,
+            "count": dict(self.count),
+            "total": self.total,
+            "squares": self.squares,
+            "best_values": self.best_values,
+            "best_cases": self.best_cases,
+            "reasons": {n: dict(c) for n, c in self.reasons.items()},
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> ScoreAccumulator:
+        layers, heads, top_k = payload["shape"]
+        made = cls(payload["names"], layers, heads, top_k)
+        made.cases = int(payload["cases"])
+        made.count = {n: int(v) for n, v in payload["count"].items()}
+        made.total = {n: np.asarray(v) for n, v in payload["total"].items()}
+        made.squares = {n: np.asarray(v) for n, v in payload["squares"].items()}
+        made.best_values = {n: np.asarray(v) for n, v in payload["best_values"].items()}
+        made.best_cases = {n: np.asarray(v) for n, v in payload["best_cases"].items()}
+        made.reasons = {n: Counter(v) for n, v in payload["reasons"].items()}
+        return made
+
+
+def _best_order(values: np.ndarray, cases: np.ndarray) -> np.ndarray:
+    """Per head, slots by value descending, ties by case index; empty slots last."""
+    empty = cases < 0
+    # lexsort sorts by the last key first: empty slots last, then -value, then case.
+    keys = (np.where(empty, np.iinfo(np.int64).max, cases), -values, empty)
+    return np.lexsort(keys, axis=-1)
+
+
+class HeadScores(Mapping[str, np.ndarray]):
+    """Scores per (layer, head): ``scores[name]`` is a ``(layers, heads)`` float64 array.
+
+    Attributes
+    ----------
+    spread:
+        ``{name: (layers, heads)}`` standard deviation over the cases (0 for one case).
+    counts:
+        ``{name: cases}`` how many cases gave each score (a case without a
+        repeated token gives no induction score, for example).
+    missing:
+        ``{name: reason}`` scores asked for that no case could give;
+        ``scores[name]`` raises a ValueError with that reason.
+    notes:
+        ``{name: text}`` where a score came from, when not from the data itself
+        (induction on the built repeated random-token sequence).
+    definitions:
+        ``{name: one line}`` what each score measures.
+    per_case:
+        ``{name: (cases, layers, heads)}`` each case's value (NaN where the
+        case gave none), for scores of an attention source; None for a
+        streamed corpus (kept bounded: means, spreads, top examples only).
+    source, source_cases:
+        An attention source with some of the scored cases (all of them for a
+        source; the first batch of a corpus) and their indices in the corpus;
+        figures draw their thumbnails from it.
+    score_sources:
+        ``{name: (source, case indices)}`` for scores measured elsewhere than
+        on ``source`` (duplicate-token and induction on built repeated
+        sequences); their :meth:`examples` index those cases.
+    """
+
+    def __init__(
+        self,
+        means: Mapping[str, np.ndarray],
+        spreads: Mapping[str, np.ndarray],
+        *,
+        counts: Mapping[str, int],
+        n_cases: int,
+        examples: Mapping[str, list[list[list[tuple[int, float]]]]],
+        missing: Mapping[str, str] | None = None,
+        notes: Mapping[str, str] | None = None,
+        per_case: Mapping[str, np.ndarray] | None = None,
+        source: Any = None,
+        source_cases: Sequence[int] | None = None,
+    ) -> None:
+        self._means = {n: means[n] for n in SCORE_NAMES if n in means}
+        self.spread = {n: spreads[n] for n in self._means}
+        self.counts = dict(counts)
+        self.n_cases = n_cases
+        self.missing = dict(missing or {})
+        self.notes = dict(notes or {})
+        self.per_case = (
+            {n: v for n, v in per_case.items() if n in self._means}
+            if per_case is not None
+            else None
+        )
+        self.source = source
+        self.score_sources: dict[str, tuple[Any, list[int]]] = {}
+        self.source_cases = list(source_cases) if source_cases is not None else None
+        self._examples = dict(examples)
+        first = next(iter(self._means.values()), None)
+        if first is None:
+            raise ValueError(
+                "head_scores: no score could be computed: "
+                + "; ".join(self.missing.values() or ["no score asked for"])
+            )
+        self.n_layers, self.n_heads = first.shape
+
+    # -- Mapping
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self._means:
+            return self._means[name]
+        if name in self.missing:
+            raise MissingScore(self.missing[name])
+        if name in SCORE_NAMES:
+            raise MissingScore(f"{name}: not computed; pass scores=[..., {name!r}]")
+        raise unknown_score(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._means)
+
+    def __len__(self) -> int:
+        return len(self._means)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The scores computed, in the order of :data:`SCORE_NAMES`."""
+        return tuple(self._means)
+
+    @property
+    def definitions(self) -> dict[str, str]:
+        return {n: DEFINITIONS[n] for n in self._means}
+
+    def _check(self, name: str) -> np.ndarray:
+        return self[name]
+
+    def _check_head(self, layer: int, head: int) -> None:
+        from ..state import check_index
+
+        check_index("layer", layer, self.n_layers)
+        check_index("head", head, self.n_heads)
+
+    # -- sorted views
+    def order(self, name: str) -> list[tuple[int, int]]:
+        """Every (layer, head), most of ``name`` first (ties: lower layer, then head)."""
+        values = self._check(name)
+        flat = np.lexsort((np.arange(values.size), -values.ravel()))
+        return [divmod(int(i), self.n_heads) for i in flat]
+
+    def top(self, name: str, n: int = 5) -> list[ScoreRow]:
+        """The ``n`` heads with most of ``name``."""
+        values, spread = self._check(name), self.spread[name]
+        return [
+            ScoreRow(name, layer, h, float(values[layer, h]), float(spread[layer, h]))
+            for layer, h in self.order(name)[: max(0, int(n))]
+        ]
+
+    def table(self, name: str | None = None) -> list[ScoreRow]:
+        """Every head of ``name`` (of every score for None), most of each score first."""
+        names = self.names if name is None else (name,)
+        return [row for n in names for row in self.top(n, self.n_layers * self.n_heads)]
+
+    def head(self, layer: int, head: int) -> dict[str, float]:
+        """Every score of one head (the view's tooltip)."""
+        self._check_head(layer, head)
+        return {n: float(v[layer, head]) for n, v in self._means.items()}
+
+    def source_for(self, name: str) -> tuple[Any, list[int]] | None:
+        """The source ``name`` was measured on and its cases' indices (None: none kept)."""
+        self._check(name)
+        if name in self.score_sources:
+            return self.score_sources[name]
+        if self.source is None or self.source_cases is None:
+            return None
+        return self.source, list(self.source_cases)
+
+    def examples(self, name: str, layer: int, head: int) -> list[tuple[int, float]]:
+        """The cases (indices in the corpus) where this head scores highest, best first."""
+        self._check(name)
+        self._check_head(layer, head)
+        return list(self._examples[name][layer][head])
+
+    def similar(
+        self, layer: int, head: int, *, case: int | None = None
+    ) -> list[tuple[int, int, float]]:
+        """Heads like this one: every head ranked by pattern similarity (see ``similar_heads``)."""
+        from .similar import similar_heads
+
+        if self.source is None:
+            raise ValueError("similar: these scores keep no attention source to compare heads in")
+        return similar_heads(self.source, layer, head, case=case)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able: names, definitions, values and spreads as nested lists, the orders, notes."""
+        return {
+            "names": list(self.names),
+            "definitions": self.definitions,
+            "values": {n: v.tolist() for n, v in self._means.items()},
+            "spread": {n: v.tolist() for n, v in self.spread.items()},
+            "order": {n: [list(p) for p in self.order(n)] for n in self.names},
+            "counts": dict(self.counts),
+            "n_cases": self.n_cases,
+            "missing": dict(self.missing),
+            "notes": dict(self.notes),
+        }
+
+    def __repr__(self) -> str:
+        lines = [
+            f"HeadScores({self.n_layers} layers x {self.n_heads} heads, {self.n_cases} case(s))"
+        ]
+        for name in self.names:
+            best = self.top(name, 3)
+            heads = ", ".join(f"L{r.layer} H{r.head} {r.value:.3g}" for r in best)
+            lines.append(f"  {name:<16} {heads}")
+        for name, reason in self.missing.items():
+            lines.append(f"  {name:<16} missing: {reason}")
+        return "\n".join(lines)
+
+
+def layer_block(source: Any, layer: int, case: int) -> np.ndarray:
+    """One layer's ``(heads, q, k)`` weights as float32 (a view when the source holds them)."""
+    if source.holds_weights:
+        return np.asarray(source.case_values(case)[layer], dtype=np.float32)
+    return np.stack([source.matrix(layer, h, case) for h in range(source.n_heads)])
+
+
+def key_ids(source: Any, case: int) -> list[Any]:
+    """What identifies each key token of a case: raw tokenizer tokens when kept, else tokens."""
+    raw = source.raw_tokens
+    k = source.shape(case)[1]
+    if isinstance(raw, (list, tuple)) and len(raw) > case:
+        ids = raw[case]
+        if isinstance(ids, (list, tuple)) and len(ids) == k:
+            return list(ids)
+    return list(source.tokens[case])
+
+
+def case_layout(
+    source: Any,
+    case: int,
+    *,
+    special_tokens: Sequence[str] = SPECIAL_TOKENS,
+    pattern: Pattern | None = None,
+    what: str | None = None,
+) -> CaseLayout:
+    q, k = source.shape(case)
+    return CaseLayout.build(
+        q,
+        k,
+        causal=bool(source.is_causal(case)),
+        cross=bool(source.is_cross),
+        ids=key_ids(source, case),
+        special_tokens=special_tokens,
+        pattern=pattern,
+        what=what or f"case {case}",
+    )
+
+
+INDUCTION_HINT = (
+    " (score induction on a built repeated random-token sequence with "
+    "head_scores(model, tokenizer, texts), or give texts that repeat)"
+)
+
+
+def score_source(
+    source: Any,
+    *,
+    scores: Sequence[str] | None = None,
+    pattern: Pattern | None = None,
+    special_tokens: Sequence[str] = SPECIAL_TOKENS,
+    top_k: int = 5,
+    cases: Sequence[int] | None = None,
+) -> HeadScores:
+    """Score every head on every case of an attention source (see :class:`HeadScores`).
+
+    ``scores`` names the scores (all by default; ``pattern_mul`` and
+    ``pattern_abs`` only with a ``pattern``, a ``(q, k)`` matrix or a function
+    ``(q, k) -> matrix``). ``special_tokens`` are the keys ``cls_sep`` counts.
+    ``cases`` picks cases (all by default).
+    """
+    names = check_names(scores)
+    if scores is None and pattern is None:
+        names = tuple(n for n in names if not n.startswith("pattern_"))
+    picked = list(range(source.n_cases)) if cases is None else [int(c) for c in cases]
+    if not picked:
+        raise ValueError("cases: expected at least one case index, got none")
+    for c in picked:
+        source.check_index(case=c)
+    accumulator = ScoreAccumulator(names, source.n_layers, source.n_heads, top_k)
+    per_case = {n: np.full((len(picked), source.n_layers, source.n_heads), np.nan) for n in names}
+    for row, c in enumerate(picked):
+        layout = case_layout(source, c, special_tokens=special_tokens, pattern=pattern)
+        values = case_scores(
+            functools.partial(layer_block, source, case=c), source.n_layers, layout, names
+        )
+        accumulator.add(c, values, layout)
+        for name, value in values.items():
+            if value is not None:
+                per_case[name][row] = value
+    return accumulator.result(
+        per_case=per_case,
+        source=source,
+        source_cases=picked,
+        hints={"induction": INDUCTION_HINT, "duplicate_token": INDUCTION_HINT},
+    )
