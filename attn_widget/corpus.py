@@ -247,7 +247,7 @@ def corpus_scores(
             "parallel=True: not launched on several processes; run the script with "
             "`accelerate launch --num_processes N script.py`"
         )
-    main = state is None or state.is_main_process
+    main = state is None or bool(state.is_main_process)
     scorer = _Scorer(model, tokenizer, names, options)
     every = list(range(len(items)))
     if state is None:
@@ -266,47 +266,49 @@ def corpus_scores(
         if bar is not None:
             bar.close()
 
-    wanted_repeats = [n for n in REPEAT_SCORES if n in names]
-    built: dict[str, Any] | None = None
-    if main and wanted_repeats and repeats != "data":
-        built = {"when": repeats}
-        built_scorer = _Scorer(model, tokenizer, tuple(wanted_repeats), options)
-        half = min(repeat_length, max(2, ((_max_positions(model) or 10**6) - 4) // 2))
-        built_texts = repeated_random_texts(tokenizer, length=half, count=repeat_count, seed=seed)
-        built_scorer.batch(list(range(len(built_texts))), built_texts)
-        assert built_scorer.accumulator is not None
-        built["payload"] = built_scorer.accumulator.to_payload()
-        built["source"] = built_scorer.first
-        built["note"] = (
-            f"on {repeat_count} built sequences of {half} random words said twice (seed {seed})"
-        )
     payload = scorer.accumulator.to_payload() if scorer.accumulator is not None else None
     if state is not None:
         from accelerate.utils import gather_object
 
-        # Plain dicts of arrays cross between processes; the built source stays on the main one.
-        shared = {"payload": payload, "built": None if built is None else built["payload"]}
-        gathered = gather_object([shared])
-        payloads = [g["payload"] for g in gathered if g["payload"] is not None]
-        built_payloads = [g["built"] for g in gathered if g["built"] is not None]
+        # Plain dicts of arrays cross between processes, in rank order.
+        payloads = [p for p in gather_object([payload]) if p is not None]
     else:
         payloads = [payload] if payload is not None else []
-        built_payloads = [built["payload"]] if built is not None else []
     total = ScoreAccumulator.from_payload(payloads[0])
     for other in payloads[1:]:
         total.merge(ScoreAccumulator.from_payload(other))
 
+    # Every process holds the same totals now, so each decides alike; the built
+    # sequences are few and seeded, so each process scores them itself rather
+    # than waiting on a second exchange.
     notes: dict[str, str] = {}
     score_sources: dict[str, tuple[Any, list[int]]] = {}
-    if built_payloads:
-        from_built = ScoreAccumulator.from_payload(built_payloads[0])
-        for name in wanted_repeats:
-            if repeats == "built" or total.count[name] == 0:
-                _replace(total, from_built, name)
-                note = built["note"] if built is not None else "on built repeated sequences"
-                notes[name] = note + ("" if repeats == "built" else ": the texts repeat no token")
-                if built is not None and built.get("source") is not None:
-                    score_sources[name] = (built["source"], list(range(repeat_count)))
+    need = [
+        n
+        for n in REPEAT_SCORES
+        if n in names and (repeats == "built" or (repeats == "auto" and total.count[n] == 0))
+    ]
+    for name in REPEAT_SCORES:
+        if name in names and name not in need and total.count[name]:
+            notes[name] = (
+                f"on the texts' own repeated tokens ({total.rows[name]:,} rows in "
+                f"{total.count[name]} of {total.cases} texts); repeats='built' measures it on "
+                "built random sequences, as the induction-head literature does"
+            )
+    if need:
+        half = min(repeat_length, max(2, ((_max_positions(model) or 10**6) - 4) // 2))
+        built_texts = repeated_random_texts(tokenizer, length=half, count=repeat_count, seed=seed)
+        built = _Scorer(model, tokenizer, tuple(need), options)
+        built.batch(list(range(len(built_texts))), built_texts)
+        assert built.accumulator is not None
+        why = "" if repeats == "built" else " (the texts repeat no token)"
+        for name in need:
+            _replace(total, built.accumulator, name)
+            notes[name] = (
+                f"on {repeat_count} built sequences of {half} random words said twice "
+                f"(seed {seed}){why}; its examples index those sequences"
+            )
+            score_sources[name] = (built.first, list(range(repeat_count)))
     result = total.result(
         source=scorer.first,
         source_cases=scorer.first_cases,
@@ -325,3 +327,4 @@ def _replace(into: ScoreAccumulator, source: ScoreAccumulator, name: str) -> Non
     into.best_values[name] = source.best_values[name]
     into.best_cases[name] = source.best_cases[name]
     into.reasons[name] = source.reasons[name]
+    into.rows[name] = source.rows[name]

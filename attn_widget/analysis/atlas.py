@@ -63,6 +63,7 @@ class ScoreAccumulator:
         self.best_values = {n: np.full((*shape, top_k), -np.inf) for n in self.names}
         self.best_cases = {n: np.full((*shape, top_k), -1, dtype=np.int64) for n in self.names}
         self.reasons: dict[str, Counter[str]] = {n: Counter() for n in self.names}
+        self.rows = dict.fromkeys(self.names, 0)  # rows that gave each score, all cases
         self.cases = 0
 
     def add(self, index: int, values: Mapping[str, np.ndarray | None], layout: CaseLayout) -> None:
@@ -74,6 +75,7 @@ class ScoreAccumulator:
                 self.reasons[name][layout.reason(name) or "not computed"] += 1
                 continue
             self.count[name] += 1
+            self.rows[name] += layout.rows_of(name)
             self.total[name] += value
             self.squares[name] += value * value
             self._keep_best(name, index, value)
@@ -102,6 +104,7 @@ class ScoreAccumulator:
         self.cases += other.cases
         for name in self.names:
             self.count[name] += other.count[name]
+            self.rows[name] += other.rows[name]
             self.total[name] += other.total[name]
             self.squares[name] += other.squares[name]
             self.reasons[name].update(other.reasons[name])
@@ -176,6 +179,7 @@ class ScoreAccumulator:
             "shape": [self.n_layers, self.n_heads, self.top_k],
             "cases": self.cases,
             "count": dict(self.count),
+            "rows": dict(self.rows),
             "total": self.total,
             "squares": self.squares,
             "best_values": self.best_values,
@@ -189,6 +193,7 @@ class ScoreAccumulator:
         made = cls(payload["names"], layers, heads, top_k)
         made.cases = int(payload["cases"])
         made.count = {n: int(v) for n, v in payload["count"].items()}
+        made.rows = {n: int(v) for n, v in payload["rows"].items()}
         made.total = {n: np.asarray(v) for n, v in payload["total"].items()}
         made.squares = {n: np.asarray(v) for n, v in payload["squares"].items()}
         made.best_values = {n: np.asarray(v) for n, v in payload["best_values"].items()}
@@ -465,9 +470,18 @@ def score_source(
         for name, value in values.items():
             if value is not None:
                 per_case[name][row] = value
+    notes = {
+        name: (
+            f"on the data's own repeated tokens ({accumulator.rows[name]:,} rows in "
+            f"{accumulator.count[name]} of {accumulator.cases} cases)"
+        )
+        for name in ("duplicate_token", "induction")
+        if name in names and accumulator.count[name]
+    }
     return accumulator.result(
         per_case=per_case,
         source=source,
         source_cases=picked,
+        notes=notes,
         hints={"induction": INDUCTION_HINT, "duplicate_token": INDUCTION_HINT},
     )

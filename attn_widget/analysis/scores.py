@@ -162,6 +162,20 @@ class CaseLayout:
             self._cache["distances"] = np.abs(rows - np.arange(self.k, dtype=np.float32))
         return self._cache["distances"]
 
+    def rows_of(self, name: str) -> int:
+        """How many rows of this case score ``name`` is a mean over."""
+        if name == "previous_token":
+            return len(self.previous_pairs()[0])
+        if name == "duplicate_token":
+            return len(np.unique(self.repeat_pairs()[0]))
+        if name == "induction":
+            return len(np.unique(self.induction_pairs()[0]))
+        if name == "first_token":
+            return self.q if self.cross else self.q - 1
+        if name in ("pattern_mul", "pattern_abs"):
+            return self.q
+        return len(self.informative())
+
     def reason(self, name: str) -> str | None:
         """Why this case has no value for score ``name`` (None when it has one)."""
         positional = ("previous_token", "duplicate_token", "induction", "self", "distance")
