@@ -6,10 +6,11 @@ its cases are scored and dropped, so only one batch's weights are ever held
 running means, spreads and each head's top examples, never an N × N cube of
 the corpus.
 
-Launched with ``accelerate launch`` on several processes (CPUs or GPUs), the
-same call scores a share of the texts in each process (split with
-accelerate's ``split_between_processes``) and gathers the accumulators on
-every process, so each returns the whole corpus's scores; accelerate does
+Launched on several processes (``accelerate launch --multi_gpu
+--num_processes N``, or ``torchrun``; on a machine without GPUs the processes
+join over gloo on the CPU), the same call scores a share of the texts in each
+process (split with accelerate's ``split_between_processes``) and gathers the
+accumulators on every process, so each returns the whole corpus's scores; accelerate does
 the process bookkeeping, nothing here schedules. Put the model on
 ``PartialState().device`` first when each process has its own GPU.
 
@@ -114,6 +115,18 @@ def repeated_random_texts(
     return [" ".join(words[c * length : (c + 1) * length] * 2) for c in range(count)]
 
 
+def _no_accelerator() -> bool:
+    """True when this machine has no device accelerate would run processes on (CPU only)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return False
+    import accelerate.utils as utils
+
+    checks = ("is_xpu_available", "is_npu_available", "is_mlu_available", "is_hpu_available")
+    return not any(getattr(utils, name, lambda: False)() for name in checks)
+
+
 def _process_state(parallel: bool | None) -> Any:
     """accelerate's process state when running on several processes, else None."""
     if parallel is False:
@@ -127,7 +140,10 @@ def _process_state(parallel: bool | None) -> Any:
         raise ImportError(
             "parallel head scores need accelerate: pip install 'attn-widget[parallel]'"
         ) from error
-    state = PartialState()
+    # Without an accelerator accelerate only joins the processes when told they
+    # run on the CPU (gloo); launched by `accelerate launch --multi_gpu` or
+    # torchrun on a CPU machine, that is the case to take.
+    state = PartialState(cpu=launched and _no_accelerator())
     return state if state.num_processes > 1 else None
 
 
@@ -271,9 +287,12 @@ def corpus_scores(
         from accelerate.utils import gather_object
 
         # Plain dicts of arrays cross between processes, in rank order.
-        payloads = [p for p in gather_object([payload]) if p is not None]
+        gathered = gather_object([payload])
+        payloads = [p for p in gathered if p is not None]
+        shares = [0 if p is None else int(p["cases"]) for p in gathered]
     else:
         payloads = [payload] if payload is not None else []
+        shares = [len(mine)]
     total = ScoreAccumulator.from_payload(payloads[0])
     for other in payloads[1:]:
         total.merge(ScoreAccumulator.from_payload(other))
@@ -316,6 +335,7 @@ def corpus_scores(
         hints={n: " (the texts repeat no token; use repeats='auto')" for n in REPEAT_SCORES},
     )
     result.score_sources.update(score_sources)
+    result.run = {"processes": len(shares), "texts_per_process": shares}
     return result
 
 

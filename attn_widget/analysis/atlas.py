@@ -236,6 +236,8 @@ class HeadScores(Mapping[str, np.ndarray]):
         An attention source with some of the scored cases (all of them for a
         source; the first batch of a corpus) and their indices in the corpus;
         figures draw their thumbnails from it.
+    run:
+        For a corpus: ``{"processes": P, "texts_per_process": [...]}``.
     score_sources:
         ``{name: (source, case indices)}`` for scores measured elsewhere than
         on ``source`` (duplicate-token and induction on built repeated
@@ -269,6 +271,8 @@ class HeadScores(Mapping[str, np.ndarray]):
         )
         self.source = source
         self.score_sources: dict[str, tuple[Any, list[int]]] = {}
+        # how a corpus was run: processes and texts each scored (accelerate launch)
+        self.run: dict[str, Any] = {}
         self.source_cases = list(source_cases) if source_cases is not None else None
         self._examples = dict(examples)
         first = next(iter(self._means.values()), None)
@@ -375,6 +379,7 @@ class HeadScores(Mapping[str, np.ndarray]):
             "n_cases": self.n_cases,
             "missing": dict(self.missing),
             "notes": dict(self.notes),
+            "run": dict(self.run),
         }
 
     def __repr__(self) -> str:
