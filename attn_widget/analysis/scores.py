@@ -248,9 +248,9 @@ def first_token(case: CaseLayout, block: np.ndarray) -> np.ndarray:
 
 def cls_sep(case: CaseLayout, block: np.ndarray) -> np.ndarray:
     """Mean weight on the [CLS] and [SEP] (or <s>, </s>) keys, over the informative rows."""
-    rows = case.informative()
     keys = np.flatnonzero(case.special)
-    return block[:, rows][:, :, keys].sum(axis=2).mean(axis=1)
+    # the few key columns first: a copy of (heads, q, specials), not of the block
+    return block[:, :, keys].sum(axis=2)[:, case.informative()].mean(axis=1)
 
 
 def self_mass(case: CaseLayout, block: np.ndarray) -> np.ndarray:
@@ -259,37 +259,68 @@ def self_mass(case: CaseLayout, block: np.ndarray) -> np.ndarray:
     return block[:, rows, rows + case.offset].mean(axis=1)
 
 
+def _row_blocks(case: CaseLayout) -> list[tuple[np.ndarray, int]]:
+    """Informative rows in blocks, each with how many keys its rows can see.
+
+    A causal row block ``r0:r1`` sees only keys ``< r1 + offset``: reading
+    just those skips the zero half of a causal matrix.
+    """
+    if "row_blocks" not in case._cache:
+        rows = case.informative()
+        step = 64 if case.causal else max(1, len(rows))
+        blocks = []
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
+            keys = int(case.visible()[part].max()) if case.causal else case.k
+            blocks.append((part, keys))
+        case._cache["row_blocks"] = blocks
+    return case._cache["row_blocks"]
+
+
+def _rows_of(block: np.ndarray, rows: np.ndarray, keys: int) -> np.ndarray:
+    """``block[:, rows, :keys]``, a view when the rows are consecutive."""
+    if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+        return block[:, rows[0] : rows[-1] + 1, :keys]
+    return block[:, rows, :keys]
+
+
 def distance(case: CaseLayout, block: np.ndarray) -> np.ndarray:
     """Mean attention distance Σⱼ αᵢⱼ·|i − j| in tokens, over the informative rows."""
-    rows = case.informative()
-    weighted = block[:, rows] if len(rows) < case.q else block
-    per_row = np.einsum("hqk,qk->hq", weighted, case.distances()[rows], optimize=False)
-    return per_row.mean(axis=1)
+    total = np.zeros(block.shape[0], dtype=np.float64)
+    for rows, keys in _row_blocks(case):
+        far = case.distances()[rows, :keys]
+        part = np.einsum("hqk,qk->h", _rows_of(block, rows, keys), far, optimize=False)
+        total += part
+    return total / len(case.informative())
 
 
 def entropy(case: CaseLayout, block: np.ndarray) -> np.ndarray:
     """Row entropy −Σⱼ αᵢⱼ·log αᵢⱼ over log(visible keys): 0 on one key, 1 uniform."""
-    rows = case.informative()
-    weights = block[:, rows] if len(rows) < case.q else block
-    logs = np.log(weights + _TINY)
-    logs *= weights
-    per_row = -logs.sum(axis=2) / np.log(case.visible()[rows]).astype(np.float32)
-    return per_row.mean(axis=1)
+    total = np.zeros(block.shape[0], dtype=np.float64)
+    for rows, keys in _row_blocks(case):
+        weights = _rows_of(block, rows, keys)
+        logs = np.log(weights + _TINY)
+        logs *= weights
+        norm = np.log(case.visible()[rows]).astype(np.float32)
+        total += (logs.sum(axis=2) / norm).sum(axis=1)
+    return -total / len(case.informative())
 
 
 def pattern_mul(case: CaseLayout, block: np.ndarray) -> np.ndarray:
     """Σ α·P / Σ α against the pattern P: the share of attention P covers (detect_head "mul")."""
     assert case.pattern is not None
-    matched = np.einsum("hqk,qk->h", block, case.pattern, optimize=False)
-    total = block.sum(axis=(1, 2))
+    flat = block.reshape(block.shape[0], -1)
+    matched = flat @ case.pattern.reshape(-1)
+    total = flat.sum(axis=1)
     return matched / np.where(total > 0, total, 1.0)
 
 
 def pattern_abs(case: CaseLayout, block: np.ndarray) -> np.ndarray:
     """1 − Σ |α − P| / rows against the pattern P: 1 when the head is P (detect_head "abs")."""
     assert case.pattern is not None
-    difference = np.abs(block - case.pattern).sum(axis=(1, 2))
-    return 1.0 - difference / case.q
+    difference = np.subtract(block, case.pattern)
+    np.abs(difference, out=difference)
+    return 1.0 - difference.sum(axis=(1, 2)) / case.q
 
 
 SCORE_FUNCTIONS: dict[str, Callable[[CaseLayout, np.ndarray], np.ndarray]] = {

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ._validate import as_finite
-from .atlas import layer_block
+from .atlas import is_causal, layer_block
 
 __all__ = ["SINK_RATIO", "SINK_THRESHOLD", "similar_heads", "sink_columns", "sink_keys"]
 
@@ -74,24 +74,24 @@ def similar_heads(
     return [(*divmod(int(i), source.n_heads), float(total.flat[i])) for i in order]
 
 
-def _sink_mask(matrix: np.ndarray, causal: bool, threshold: float, ratio: float) -> np.ndarray:
-    q, k = matrix.shape
+def _sink_mask(blocks: np.ndarray, causal: bool, threshold: float, ratio: float) -> np.ndarray:
+    """Sink keys of ``(heads, q, k)`` matrices: bool ``(heads, k)``."""
+    _, q, k = blocks.shape
     offset = k - q if causal else 0
     rows = np.arange(q)
     visible = np.clip(rows + 1 + offset, 1, k) if causal else np.full(q, k)
     informative = visible > 1
     if not informative.any():
-        return np.zeros(k, dtype=bool)
-    keys = np.arange(k)
+        return np.zeros((blocks.shape[0], k), dtype=bool)
     # sees[i, j]: row i is informative and can see key j
+    sees = np.broadcast_to(informative[:, None], (q, k))
     if causal:
-        sees = informative[:, None] & (keys[None, :] <= (rows + offset)[:, None])
-    else:
-        sees = np.broadcast_to(informative[:, None], (q, k))
-    seen_by = sees.sum(axis=0)
-    incoming = np.where(sees, matrix, 0.0).sum(axis=0) / np.maximum(seen_by, 1)
-    uniform = np.where(sees, 1.0 / visible[:, None], 0.0).sum(axis=0) / np.maximum(seen_by, 1)
-    enough_rows = seen_by * 2 >= informative.sum()
+        sees = sees & (np.arange(k)[None, :] <= (rows + offset)[:, None])
+    seen_by = np.maximum(sees.sum(axis=0), 1)
+    weights = sees.astype(blocks.dtype)
+    incoming = np.einsum("hqk,qk->hk", blocks, weights, optimize=False) / seen_by
+    uniform = (weights / visible[:, None]).sum(axis=0) / seen_by
+    enough_rows = sees.sum(axis=0) * 2 >= informative.sum()
     return enough_rows & (incoming >= threshold) & (incoming >= ratio * uniform)
 
 
@@ -119,7 +119,7 @@ def sink_columns(
     """
     _check_levels(threshold, ratio)
     array = as_finite(matrix, "matrix", ndim=2, layout="(q, k)").astype(np.float64, copy=False)
-    return np.flatnonzero(_sink_mask(array, causal, threshold, ratio))
+    return np.flatnonzero(_sink_mask(array[None], causal, threshold, ratio)[0])
 
 
 def sink_keys(
@@ -137,15 +137,14 @@ def sink_keys(
     """
     _check_levels(threshold, ratio)
     source.check_index(case=case)
-    causal = bool(source.is_causal(case))
+    causal = is_causal(source, case)
     k = source.shape(case)[1]
     heads = source.n_heads + (1 if mean else 0)
     out = np.zeros((source.n_layers, heads, k), dtype=bool)
     for layer in range(source.n_layers):
         block = layer_block(source, layer, case)
-        for h in range(source.n_heads):
-            out[layer, h] = _sink_mask(block[h].astype(np.float64), causal, threshold, ratio)
+        out[layer, : source.n_heads] = _sink_mask(block, causal, threshold, ratio)
         if mean:
-            average = block.mean(axis=0, dtype=np.float64)
-            out[layer, -1] = _sink_mask(average, causal, threshold, ratio)
+            average = block.mean(axis=0, dtype=np.float64)[None]
+            out[layer, -1] = _sink_mask(average, causal, threshold, ratio)[0]
     return out
