@@ -343,3 +343,40 @@ def test_an_empty_corpus_is_refused(minilm: tuple) -> None:
         aw.head_scores(model, tokenizer, ["fine"], batch_size=0)
     with pytest.raises(ValueError, match=r"pattern: expected a .* text 0"):
         aw.head_scores(model, tokenizer, ["fine words"], pattern=np.eye(2), progress=False)
+
+
+def test_a_causal_model_gets_built_repeats_it_really_sees_twice() -> None:
+    """GPT-2 (causal, byte-level BPE): the built words come back as the same tokens twice."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    text = (
+        "the cat sat on a mat and the dog ran to the big red house when it was late at night "
+        "so we all went home after a long day of work and play"
+    )
+    words = text.split(" ")
+    lines = [" ".join(words[i:] + words[:i]) for i in range(len(words))] * 3
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    bpe.train_from_iterator(lines, trainers.BpeTrainer(vocab_size=500, initial_alphabet=alphabet))
+    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=bpe)
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(
+        vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=4, n_positions=64,
+        bos_token_id=0, eos_token_id=0,
+    )  # fmt: skip
+    model = transformers.GPT2LMHeadModel(config).eval()
+    scores = aw.head_scores(
+        model, tokenizer, ["the cat sat"], repeats="built", repeat_length=8, repeat_count=2,
+        progress=False,
+    )  # fmt: skip
+    source, _ = scores.source_for("induction")
+    assert source.is_causal(0)
+    raw = source.raw_tokens[0]
+    assert raw[1:8] == raw[9:16]  # only the first word differs: no space before it
+    assert scores.counts["induction"] == 2
+    by_hand = aw.head_scores(source, scores=["induction"])
+    np.testing.assert_allclose(scores["induction"], by_hand["induction"], rtol=1e-6)
