@@ -152,14 +152,14 @@ def head_scores(
     special_tokens: Sequence[str] | None = None,
     top_k: int = 5,
     cases: Sequence[int] | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     **corpus_options: Any,
 ) -> HeadScores:
     """Score every (layer, head): previous-token, induction, sinks, entropy, ... (see README).
 
     ``obj`` is a widget (its current component), an attention source, or a
     transformers model with its ``tokenizer`` and ``texts`` (a corpus
-    streamed in batches of ``batch_size``; see
+    streamed in batches of ``batch_size``, 8 by default; see
     :func:`attn_widget.corpus.corpus_scores` for ``repeats``, ``progress``,
     ``parallel``, ...). ``scores`` picks score names (all by default);
     ``pattern`` (a ``(q, k)`` matrix or a function ``(q, k) -> matrix``) adds
@@ -176,9 +176,10 @@ def head_scores(
                 "head_scores: a widget or attention source is scored on its own data; "
                 "tokenizer and texts go with a model: head_scores(model, tokenizer, texts)"
             )
-        if corpus_options:
+        given = sorted([*corpus_options, *(["batch_size"] if batch_size is not None else [])])
+        if given:
             raise ValueError(
-                f"head_scores: {', '.join(sorted(corpus_options))} only apply to "
+                f"head_scores: {', '.join(given)} only apply to "
                 "head_scores(model, tokenizer, texts)"
             )
         return score_source(
@@ -203,7 +204,7 @@ def head_scores(
             obj,
             tokenizer,
             texts,
-            batch_size=batch_size,
+            batch_size=8 if batch_size is None else batch_size,
             scores=scores,
             pattern=pattern,
             special_tokens=special_tokens,
