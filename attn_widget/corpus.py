@@ -22,7 +22,6 @@ twice.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -32,8 +31,8 @@ import numpy as np
 from .analysis.atlas import (
     HeadScores,
     ScoreAccumulator,
+    case_blocks,
     case_layout,
-    layer_block,
 )
 from .analysis.scores import SPECIAL_TOKENS, Pattern, case_scores, check_names
 
@@ -201,8 +200,8 @@ class _Scorer:
                 what=f"text {index}",
             )
             values = case_scores(
-                functools.partial(layer_block, source, case=case),
-                source.n_layers,
+                case_blocks(source, case),
+                (source.n_layers, source.n_heads),
                 layout,
                 self.names,
             )

@@ -10,7 +10,8 @@
    batch: ``aw.head_scores(model, tokenizer, texts)`` (extraction with the
    capture function, every score, per-head top examples) against plain
    forwards of the same batches (the model's default sdpa, no weights kept),
-   and ``extract_attention`` alone (to show where the time goes). The three
+   and ``extract_attention`` then ``score_source`` on each batch, timed apart
+   (to show where the time goes). The three
    take turns on ``--rounds`` slices of the corpus, so a machine whose load
    changes during the run weighs on each alike. Throughput in texts/s, and
    peak memory as the resident set's highest rise above where a run started
@@ -157,16 +158,21 @@ def bench_corpus(count: int, batch: int, rounds: int) -> None:
             for i in range(0, len(part), batch):
                 model(**tokenizer(part[i : i + batch], padding=True, return_tensors="pt"))
 
+    scoring = [0.0]
+
     def extract(part: list[str]) -> None:
         for i in range(0, len(part), batch):
-            aw.extract_attention(model, tokenizer, part[i : i + batch])
+            data = aw.extract_attention(model, tokenizer, part[i : i + batch])
+            start = time.perf_counter()
+            score_source(data)
+            scoring[0] += time.perf_counter() - start
 
     def scored(part: list[str]) -> aw.HeadScores:
         return aw.head_scores(model, tokenizer, part, batch_size=batch, progress=False)
 
     runs = (
         ("plain sdpa forwards", plain),
-        ("extract_attention only", extract),
+        ("extract + score apart", extract),
         ("aw.head_scores", scored),
     )
     plain(texts[:batch])  # warm-up: first-call allocations and kernels
@@ -187,6 +193,10 @@ def bench_corpus(count: int, batch: int, rounds: int) -> None:
             f"{name:<24}{seconds[name]:8.1f}s{count / seconds[name]:10.1f}"
             f"{peak[name]:12.0f} MB{seconds[name] / base:9.2f}"
         )
+    print(
+        f"  of which scoring the extracted batches: {scoring[0]:.1f} s "
+        f"({scoring[0] / base:.2f} x plain; the rest of the row is extraction)"
+    )
     print("(goal: aw.head_scores <= 1.5 x plain)")
 
     with PeakRss() as memory:

@@ -16,7 +16,7 @@ every causal model look like a first-token sink nor divides by log(1).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -267,7 +267,7 @@ def _row_blocks(case: CaseLayout) -> list[tuple[np.ndarray, int]]:
     """
     if "row_blocks" not in case._cache:
         rows = case.informative()
-        step = 64 if case.causal else max(1, len(rows))
+        step = 64  # (matrices, 64, k) temporaries whatever the length
         blocks = []
         for start in range(0, len(rows), step):
             part = rows[start : start + step]
@@ -318,9 +318,13 @@ def pattern_mul(case: CaseLayout, block: np.ndarray) -> np.ndarray:
 def pattern_abs(case: CaseLayout, block: np.ndarray) -> np.ndarray:
     """1 − Σ |α − P| / rows against the pattern P: 1 when the head is P (detect_head "abs")."""
     assert case.pattern is not None
-    difference = np.subtract(block, case.pattern)
-    np.abs(difference, out=difference)
-    return 1.0 - difference.sum(axis=(1, 2)) / case.q
+    out = np.empty(block.shape[0])
+    step = 16  # matrices at a time: a bounded temporary however many come in a block
+    for m0 in range(0, block.shape[0], step):
+        difference = np.subtract(block[m0 : m0 + step], case.pattern)
+        np.abs(difference, out=difference)
+        out[m0 : m0 + step] = difference.sum(axis=(1, 2))
+    return 1.0 - out / case.q
 
 
 SCORE_FUNCTIONS: dict[str, Callable[[CaseLayout, np.ndarray], np.ndarray]] = {
@@ -368,25 +372,26 @@ def check_names(names: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def case_scores(
-    layers: Callable[[int], np.ndarray],
-    n_layers: int,
+    blocks: Iterable[np.ndarray],
+    shape: tuple[int, int],
     case: CaseLayout,
     names: Sequence[str],
 ) -> dict[str, np.ndarray | None]:
     """Every score of ``names`` for one case: ``(layers, heads)`` float64, or None (see reason).
 
-    ``layers(l)`` returns layer ``l``'s ``(heads, q, k)`` float32 block; each
-    block is fetched once and scored by every function.
+    ``blocks`` yields the case's float32 matrices as ``(m, q, k)`` blocks of
+    consecutive (layer, head) pairs in layer-major order (one block per layer,
+    or the whole ``(layers · heads, q, k)`` case at once when it is held:
+    fewer, larger numpy calls); each block is scored by every function.
     """
     wanted = [n for n in names if case.reason(n) is None]
     out: dict[str, np.ndarray | None] = {n: None for n in names}
     if not wanted:
         return out
     columns: dict[str, list[np.ndarray]] = {n: [] for n in wanted}
-    for layer in range(n_layers):
-        block = layers(layer)
+    for block in blocks:
         for name in wanted:
             columns[name].append(np.asarray(SCORE_FUNCTIONS[name](case, block), dtype=np.float64))
     for name in wanted:
-        out[name] = np.stack(columns[name])
+        out[name] = np.concatenate(columns[name]).reshape(shape)
     return out
