@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import io, overlays
-from .analysis.atlas import HeadScores
+from .analysis.results import HeadScores
 from .data import AttentionSource
 from .extract import extract_attention
 from .views import AnalysisWidget

@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from .analysis.atlas import (
-    HeadScores,
     ScoreAccumulator,
     case_blocks,
     case_layout,
 )
+from .analysis.results import HeadScores
 from .analysis.scores import SPECIAL_TOKENS, Pattern, case_scores, check_names
 
 __all__ = ["REPEAT_SCORES", "corpus_scores", "repeated_random_texts"]

@@ -19,12 +19,13 @@ Nothing here draws or imports widget code; every function takes numpy arrays
 from __future__ import annotations
 
 from ._scale import MAX_RADIUS
-from .atlas import HeadScores, MissingScore, ScoreAccumulator, ScoreRow, score_source
+from .atlas import ScoreAccumulator, score_source
 from .compare import Comparison, compare_cells
 from .derived import DERIVED_KINDS, DerivedAttention
 from .evolution import FLAT_LEVEL, Evolution, evolution_series
 from .flow import attention_flow
 from .regions import Region, find_regions
+from .results import HeadScores, MissingScore, ScoreRow
 from .rollout import HEAD_FUSIONS, attention_rollout
 from .scores import DEFINITIONS, SCORE_NAMES, UnknownScore
 from .similar import similar_heads, sink_columns, sink_keys
