@@ -6,9 +6,20 @@ shape of the package is in DESIGN.md at the repository's root.
 
 from __future__ import annotations
 
+from .analysis import DerivedAttention, HeadScores, top_cells
 from .analysis import find_regions as regions
-from .analysis import top_cells
-from .api import compare, evolution, from_model, generate, load, save, stability
+from .api import (
+    compare,
+    evolution,
+    flow,
+    from_model,
+    generate,
+    head_scores,
+    load,
+    rollout,
+    save,
+    stability,
+)
 from .data import AttentionData, AttentionSource
 from .extract import capture_attention, extract_attention
 from .lazy import LazyAttention
@@ -19,16 +30,21 @@ __all__ = [
     "AttentionData",
     "AttentionSource",
     "AttentionWidget",
+    "DerivedAttention",
+    "HeadScores",
     "LazyAttention",
     "ViewState",
     "capture_attention",
     "compare",
     "evolution",
     "extract_attention",
+    "flow",
     "from_model",
     "generate",
+    "head_scores",
     "load",
     "regions",
+    "rollout",
     "save",
     "stability",
     "top_cells",

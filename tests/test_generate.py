@@ -130,7 +130,7 @@ def test_the_choices_are_a_softmax_of_the_logits_at_each_step() -> None:
             [c["probability"] for c in choices], np.sort(p)[::-1][:3], rtol=1e-5
         )
         assert choices[0]["id"] == w.ids[6 + step - 1]  # greedy wrote the most probable
-    assert [c["token"] for c in w.choices(1)][0] == w.generation.tokens[6]
+    assert w.choices(1)[0]["token"] == w.generation.tokens[6]
 
 
 def test_stop_mid_way_keeps_every_step_produced() -> None:
@@ -183,12 +183,12 @@ def test_save_and_load_keep_the_steps_the_choices_and_the_text(tmp_path: Any) ->
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda m, t: aw.generate(m, t, PROMPT, max_new_tokens=0), r"max_new_tokens: expected an integer >= 1, got 0"),
-        (lambda m, t: aw.generate(object(), t, PROMPT), r"model: expected a transformers model with generate\(\)"),
+        (lambda m, t: aw.generate(m, t, PROMPT, max_new_tokens=0), r"max_new_tokens: expected an integer >= 1, got 0"),  # noqa: E501
+        (lambda m, t: aw.generate(object(), t, PROMPT), r"model: expected a transformers model with generate\(\)"),  # noqa: E501
         (lambda m, t: aw.generate(m, t, ""), r"prompt: '' tokenizes to no tokens"),
         (lambda m, t: aw.generate(m, t, [PROMPT, PROMPT]), r"prompt: expected one prompt"),
-        (lambda m, t: aw.generate(m, t, PROMPT, num_beams=2), r"num_beams: aw.generate follows one sequence"),
-        (lambda m, t: aw.generate(m, "tok", PROMPT), r"tokenizer: expected a transformers tokenizer"),
+        (lambda m, t: aw.generate(m, t, PROMPT, num_beams=2), r"num_beams: aw.generate follows one sequence"),  # noqa: E501
+        (lambda m, t: aw.generate(m, "tok", PROMPT), r"tokenizer: expected a transformers tokenizer"),  # noqa: E501
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_with_what_was_expected(call: Any, message: str) -> None:
@@ -229,7 +229,7 @@ def test_a_planted_stop_event_ends_the_run_cleanly() -> None:
     model, _ = twins("gpt2")
     stop = threading.Event()
     run = generate_attention(model, tokenizer(), PROMPT, max_new_tokens=10, stop=stop,
-                             on_step=lambda r: stop.set() if len(r.steps) == 2 else None)  # fmt: skip
+                             on_step=lambda r: stop.set() if len(r.steps) == 2 else None)  # fmt: skip  # noqa: E501
     # generate() checks its stopping criteria before it hands the step's token on: the
     # stop is seen at the step after the one that asked.
     assert run.stopped and len(run.steps) == 3 and run.done.is_set()

@@ -53,7 +53,8 @@ part.publish(tokens, tokens)
 part.finish()
 pairs = [("g1", 0.5), ({XSS_TOKEN!r}, 0.3)]
 top = [{{"token": t, "id": i, "probability": p}} for i, (t, p) in enumerate(pairs)]
-steps = [{{"id": 5 + t, "token": tokens[4 + t], "probability": 0.5, "top": top}} for t in range(1, 4)]
+steps = [{{"id": 5 + t, "token": tokens[4 + t], "probability": 0.5, "top": top}}
+         for t in range(1, 4)]
 run = Generation(components={{"attention": part}}, prompt_ids=[0, 1, 2, 3, 4], ids=list(range(n)),
                  raw=tokens, tokens=tokens, steps=steps)
 run.done.set()
