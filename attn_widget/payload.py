@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import wire
+from .analysis.scores import SCORE_NAMES
 from .data import AttentionSource
 
 __all__ = ["cube_size", "media_blobs", "view_payload"]
@@ -91,6 +92,8 @@ def view_payload(
         "tier": "cube" if cube else "slices",
         "encoding": encoding,
         "kernel": kernel,
+        # The scores the atlas can colour the grid by (the pattern ones need a user's matrix).
+        "atlas_scores": [n for n in SCORE_NAMES if not n.startswith("pattern")] if kernel else [],
         **(extra or {}),
     }
     media, blobs = media_blobs(source)

@@ -23,6 +23,8 @@ import traitlets
 
 from . import html, io, wire
 from ._files import write_atomic
+from .analysis.derived import DerivedAttention
+from .analysis.scores import SCORE_NAMES
 from .data import AttentionData, AttentionSource
 from .payload import view_payload
 from .serve import Handler, Server
@@ -43,7 +45,7 @@ export default { render({ el }) {
 } };
 """
 # Traits a user may set when making a widget.
-_STATE_TRAITS = ("layer", "head", "head_mean", "case", "gamma", "selection", "large")
+_STATE_TRAITS = ("layer", "head", "head_mean", "case", "gamma", "selection", "large", "atlas")
 
 
 def _bundle(name: str, fallback: str) -> str:
@@ -56,6 +58,37 @@ def _bundle(name: str, fallback: str) -> str:
 def _check_budget(budget: Any) -> None:
     if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
         raise ValueError(f"byte_budget: expected a positive number of bytes, got {budget!r}")
+
+
+def _check_atlas(name: Any) -> str:
+    """A head score's name for the atlas, or "" for none."""
+    if name == "" or name in SCORE_NAMES:
+        return str(name)
+    raise ValueError(
+        f"atlas: expected one of {', '.join(SCORE_NAMES)} (or '' for none), got {name!r}"
+    )
+
+
+DERIVED = ("rollout", "flow")
+
+
+def _derived(components: Mapping[str, AttentionSource], kinds: Any) -> dict[str, AttentionSource]:
+    """Derived attentions (rollout, flow) of every self-attention component, as components.
+
+    Each is a choice in the view beside the heads and their mean, so every
+    picture, tooltip and figure works on it; named ``"rollout"`` (or
+    ``"encoder · rollout"`` beside other components).
+    """
+    if isinstance(kinds, str) or not all(k in DERIVED for k in kinds):
+        raise ValueError(f"derived: expected a list of {', '.join(DERIVED)}, got {kinds!r}")
+    out: dict[str, AttentionSource] = {}
+    for name, source in components.items():
+        if source.is_cross:
+            continue
+        for kind in kinds:
+            label = kind if len(components) == 1 else f"{name} · {kind}"
+            out[label] = DerivedAttention(source, kind)
+    return out
 
 
 def _components(attentions: Any, tokens: Any, **layout: Any) -> dict[str, AttentionSource]:
@@ -92,7 +125,8 @@ class AttentionWidget(anywidget.AnyWidget):
     ``AttentionWidget(attentions, tokens)`` takes any layout that
     :class:`~attn_widget.data.AttentionData` takes, or an attention source
     itself, or a mapping of component names to sources (encoder, decoder,
-    cross-attention in one widget).
+    cross-attention in one widget). ``derived=["rollout", "flow"]`` adds
+    attention rollout and flow (Abnar & Zuidema 2020) as more choices.
     """
 
     _esm = _bundle("widget.js", _MISSING_BUNDLE)
@@ -112,6 +146,8 @@ class AttentionWidget(anywidget.AnyWidget):
     # {"kind": "cell", "q": i, "k": j}; None when nothing is locked.
     # Any, not Dict: traitlets' own type error would not say the dict's format.
     selection = traitlets.Any(None, allow_none=True).tag(sync=True)
+    # The overview grid as an atlas: coloured (and sortable) by this head score ("" none).
+    atlas = traitlets.Unicode("").tag(sync=True)
     byte_budget = traitlets.Int(DEFAULT_BYTE_BUDGET)
     export_dir = traitlets.Unicode(None, allow_none=True)
 
@@ -127,11 +163,13 @@ class AttentionWidget(anywidget.AnyWidget):
         padding_side: str = "right",
         byte_budget: int = DEFAULT_BYTE_BUDGET,
         export_dir: str | None = None,
+        derived: Sequence[str] = (),
         **traits: Any,
     ) -> None:
         components = _components(
             attentions, tokens, target_tokens=target_tokens, padding_side=padding_side
         )
+        components.update(_derived(components, derived))
         unknown = sorted(set(traits) - {*_STATE_TRAITS, "component"})
         if unknown:
             raise TypeError(f"AttentionWidget got an unexpected keyword argument {unknown[0]!r}")
@@ -214,6 +252,10 @@ class AttentionWidget(anywidget.AnyWidget):
     def _valid_gamma(self, proposal: dict[str, Any]) -> float:
         return check_gamma(proposal["value"])
 
+    @traitlets.validate("atlas")
+    def _valid_atlas(self, proposal: dict[str, Any]) -> str:
+        return _check_atlas(proposal["value"])
+
     @traitlets.validate("byte_budget")
     def _valid_budget(self, proposal: dict[str, Any]) -> int:
         _check_budget(proposal["value"])
@@ -292,6 +334,8 @@ class AttentionWidget(anywidget.AnyWidget):
             selection=update.get("selection", self.selection),
         )
         state.check(data)
+        if "atlas" in update:
+            _check_atlas(update["atlas"])
         for flag in ("head_mean", "large"):
             if not isinstance(update.get(flag, False), bool):
                 raise ValueError(f"{flag}: expected true or false, got {update[flag]!r}")

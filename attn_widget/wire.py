@@ -77,7 +77,10 @@ EXACT_SLICE_VALUES = 1 << 20
 EXACT_POOLED_VALUES = 1 << 16
 
 # What the view asks the kernel (js/source.js sends them; attn_widget/serve answers).
-DATA_KINDS = ("tile", "links", "token", "colmean", "cellheads", "thumbs", "regions", "overlay")
+DATA_KINDS = (
+    *("tile", "links", "token", "colmean", "cellheads", "thumbs", "regions", "overlay"),
+    *("scores", "similar", "sinks"),
+)
 REQUEST_KINDS = (*DATA_KINDS, "export")
 
 PAYLOAD_MAGIC = b"AWP1"

@@ -18,7 +18,7 @@
  *   is_cross: boolean, tier: "cube" | "slices", encoding: {dtype?: string, scale?: number},
  *   kernel: boolean, analysis?: {kind: string, tooltip: [string, string, number][], n: number},
  *   media?: Media, layout?: {cube: number[], blobs: number[][]}, generation?: Generation,
- *   sinks?: number[]}} Header
+ *   sinks?: number[], atlas_scores?: string[]}} Header
  * @typedef {{prompt_length: number, tokens: string[], source_tokens: string[] | null, rows: number[],
  *   steps: {token: string, id: number, probability: number, top: [string, number][]}[],
  *   generating: boolean, stopped: boolean, error: string | null}} Generation
@@ -44,7 +44,8 @@
  */
 
 /** What the view asks the kernel (attn_widget.wire.REQUEST_KINDS). */
-export const DATA_KINDS = ["tile", "links", "token", "colmean", "cellheads", "thumbs", "regions", "overlay"];
+export const DATA_KINDS = ["tile", "links", "token", "colmean", "cellheads", "thumbs", "regions", "overlay",
+  "scores", "similar", "sinks"];
 
 const MAGIC = "AWP1";
 /** @type {Float32Array | null} */
@@ -172,7 +173,7 @@ function copyBytes(buffer, length) {
  * @param {any} msg the reply's JSON content
  * @param {Binary[]} buffers
  * @param {Header} header for the thumbnails' head count
- * @returns {Tile | Links | TokenWeights | Thumbs | Regions | Overlay}
+ * @returns {Tile | Links | TokenWeights | Thumbs | Regions | Overlay | {scores: any} | {ranks: number[][]} | {keys: number[][][]}}
  */
 export function decodeReply(msg, buffers, header) {
   switch (msg.type) {
@@ -199,6 +200,12 @@ export function decodeReply(msg, buffers, header) {
     }
     case "regions":
       return { rects: msg.regions };
+    case "scores":
+      return { scores: msg.scores };
+    case "similar":
+      return { ranks: msg.ranks };
+    case "sinks":
+      return { keys: msg.keys };
     case "overlay": {
       /** @type {Record<string, Float32Array>} */
       const channels = {};

@@ -38,7 +38,7 @@ export function heatmapLayout(opts) {
   return {
     x0, y0, cell, nq, nk, q0, k0, matrixWidth, matrixHeight,
     width: barX + 14 + (opts.barLabelWidth ?? 48),
-    height: y0 + Math.max(matrixHeight, 120) + 10,
+    height: y0 + Math.max(matrixHeight, 120) + 22, // room for a note under the colour bar
     barX,
     labelStepQ: labelStep(cell, pitch),
     labelStepK: labelStep(cell, pitch),

@@ -20,7 +20,7 @@ import { element } from "./controls.js";
  * @typedef {{tile: Tile, window: Window, max: number, gamma: number, lut: Uint8ClampedArray,
  *   lutName: string, queryLabels: string[], keyLabels: string[], labelWidth: {query: number, key: number},
  *   focus: Focus, box: Window | null, theme: Theme, fontSize: number, maxSize: number,
- *   overlay: Overlay | null, regions: number[][] | null}} HeatmapScene
+ *   overlay: Overlay | null, regions: number[][] | null, note?: string}} HeatmapScene
  */
 
 /** @implements {Picture} */
@@ -59,7 +59,7 @@ export class HeatmapPicture {
       tile, window: f.window, max: f.max, gamma: f.state.gamma, lut: f.lut, lutName: f.lutName,
       queryLabels: f.labels.queryLabels, keyLabels: f.labels.keyLabels, labelWidth: f.labels.width,
       focus: f.focus, box: f.state.box, theme: f.theme, fontSize: f.fontSize, maxSize: f.maxSize,
-      overlay: f.overlay, regions: this.rects,
+      overlay: f.overlay, regions: this.rects, note: f.state.sinks ? "sinks left out" : "",
     });
     return !!this.wanted;
   }
@@ -253,6 +253,11 @@ export class HeatmapPicture {
       const y = top + (1 - f) * (height - 1);
       ctx.fillRect(x + 14, y, 3, 1);
       ctx.fillText(formatValue(f * max, 3), x + 19, y);
+    }
+    // The scale says what it leaves out (the sinks are off its top).
+    if (s.note) {
+      ctx.textBaseline = "top";
+      ctx.fillText(s.note, x - 4, top + height + 4);
     }
   }
 

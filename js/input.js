@@ -15,7 +15,8 @@ import { matrixPoint } from "./geometry.js";
  *   hover: (hit: Focus, at: {x: number, y: number} | null) => void,
  *   set: (patch: Partial<import("./store.js").ViewState>) => void,
  *   click: (hit: Focus) => void, zoom: (factor: number, anchor?: {q: number, k: number}) => void,
- *   setWindow: (w: import("./store.js").Window | null) => void, paintNow: () => void}} InputHost
+ *   setWindow: (w: import("./store.js").Window | null) => void, paintNow: () => void,
+ *   gridTip: (hit: {layer: number, head: number} | null, at: {x: number, y: number} | null) => void}} InputHost
  */
 
 /** (x, y) of a mouse event inside an element. @param {Element} el @param {MouseEvent} event */
@@ -100,6 +101,12 @@ export function listenInput(host) {
     c.addEventListener("click", (event) => host.click(hitOf(event)));
   }
 
+  overview.canvas.addEventListener("mousemove", (event) => {
+    const header = host.header();
+    const p = at(overview.canvas, event);
+    host.gridTip(header && overview.hit(p.x, p.y, header), inRoot(event));
+  });
+  overview.canvas.addEventListener("mouseleave", () => host.gridTip(null, null));
   overview.canvas.addEventListener("click", (event) => {
     const header = host.header();
     const p = at(overview.canvas, event);

@@ -9,11 +9,13 @@ import { element, slider, checkbox, guardKeys } from "./controls.js";
  *   sliders: {layer: Slider, head: Slider, case: Slider, gamma: Slider},
  *   meanBox: {row: HTMLElement, input: HTMLInputElement}, toolbar: HTMLElement,
  *   overviewButton: HTMLButtonElement, resetZoomButton: HTMLButtonElement,
- *   regionsButton: HTMLButtonElement, projectorButton: HTMLButtonElement, status: HTMLElement,
+ *   regionsButton: HTMLButtonElement, projectorButton: HTMLButtonElement, sinksButton: HTMLButtonElement,
+ *   status: HTMLElement,
  *   views: HTMLElement, overviewBox: HTMLElement, tooltip: HTMLElement}} Layout
  * @typedef {{component: (name: string) => void, layer: (v: number) => void, head: (v: number) => void,
  *   case: (v: number) => void, gamma: (v: number) => void, mean: (on: boolean) => void,
- *   overview: () => void, resetZoom: () => void, regions: () => void, projector: () => void}} Actions
+ *   overview: () => void, resetZoom: () => void, regions: () => void, projector: () => void,
+ *   sinks: () => void}} Actions
  */
 
 export const HELP = [
@@ -66,9 +68,13 @@ export function buildLayout(actions) {
     "aria-pressed": "false", title: "large type, thick lines, high contrast: for a projector",
   });
   projectorButton.addEventListener("click", actions.projector);
+  const sinksButton = button("aw-sinks-toggle", "sinks", {
+    "aria-pressed": "false", title: "leave the first token (an attention sink) out of the colour scale",
+  });
+  sinksButton.addEventListener("click", actions.sinks);
   const help = element("span", { class: "aw-button aw-help", tabindex: "0", title: HELP, "aria-label": HELP }, "?");
   const status = element("span", { class: "aw-status", role: "status", "aria-live": "polite" });
-  toolbar.append(overviewButton, regionsButton, projectorButton, resetZoomButton, help, status);
+  toolbar.append(overviewButton, regionsButton, sinksButton, projectorButton, resetZoomButton, help, status);
 
   const views = element("div", { class: "aw-views" });
   const overviewBox = element("div", { class: "aw-overview", hidden: "" });
@@ -76,7 +82,7 @@ export function buildLayout(actions) {
   root.append(controls, toolbar, views, overviewBox, tooltip);
   return {
     root, componentRow, componentSelect, sliders, meanBox, toolbar, overviewButton, resetZoomButton,
-    regionsButton, projectorButton, status, views, overviewBox, tooltip,
+    regionsButton, projectorButton, sinksButton, status, views, overviewBox, tooltip,
   };
 }
 
@@ -100,6 +106,7 @@ export function syncControls(ui, header, s) {
   ui.overviewBox.hidden = !s.overview;
   ui.overviewButton.setAttribute("aria-pressed", String(s.overview));
   ui.regionsButton.setAttribute("aria-pressed", String(s.regions));
+  ui.sinksButton.setAttribute("aria-pressed", String(s.sinks));
   ui.resetZoomButton.hidden = !s.window;
 }
 

@@ -193,6 +193,26 @@ export class DataSource {
   }
 
   /**
+   * Every head's scores of one case (the atlas), JSON from the kernel; null while on its way.
+   * @param {{case: number}} want
+   * @returns {{scores: any} | null}
+   */
+  scores(want) {
+    const key = `scores/${want.case}`;
+    return this.touch(key) || this.ask(key, { type: "scores", case: want.case }, false);
+  }
+
+  /**
+   * Every head ranked by likeness to one head: [[layer, head, similarity], ...].
+   * @param {{layer: number, head: number, case: number}} want
+   * @returns {{ranks: number[][]} | null}
+   */
+  similar(want) {
+    const key = `similar/${want.layer}/${want.head}/${want.case}`;
+    return this.touch(key) || this.ask(key, { type: "similar", ...want }, false);
+  }
+
+  /**
    * Analysis overlay channels of one slice (compare, stability, evolution), or null.
    * @param {SliceId} want
    * @returns {Overlay | null}

@@ -14,9 +14,12 @@ import { decodePayload } from "./codec.js";
  *   component: string, selection: Selection | null, large: boolean,
  *   data: Payload | null, hover: Focus, window: Window | null, box: Window | null,
  *   overview: boolean, regions: boolean, move: {dl: number, dh: number},
- *   step: number, generating: boolean, sinks: boolean, playing: boolean}} ViewState
+ *   step: number, generating: boolean, sinks: boolean, playing: boolean,
+ *   atlas: string, atlasSort: boolean, likeHead: {layer: number, head: number} | null}} ViewState
  *   step / generating: a generation's (0 / false for other widgets); sinks: the colour
- *   scale leaves the sink keys out; playing: the step walks on by itself
+ *   scale leaves the sink keys out; playing: the step walks on by itself; atlas: the head
+ *   score the overview grid shows ("" none), atlasSort: sorted by it, likeHead: sorted by
+ *   likeness to this head
  * @typedef {keyof ViewState} Key
  * @typedef {(changed: Set<Key>, state: ViewState) => void} Listener
  * @typedef {{get: (name: string) => any, set: (name: string, value: any) => void,
@@ -27,7 +30,7 @@ import { decodePayload } from "./codec.js";
 /** Store keys that are model traits, and the trait each one is. */
 export const SYNCED = /** @type {const} */ ({
   layer: "layer", head: "head", mean: "head_mean", case: "case", gamma: "gamma",
-  component: "component", selection: "selection", large: "large", step: "step",
+  component: "component", selection: "selection", large: "large", step: "step", atlas: "atlas",
 });
 /** Traits the view reads and never writes. */
 const READ_ONLY = /** @type {const} */ ({ generating: "generating" });
@@ -50,7 +53,7 @@ export class Store {
     this.state = {
       layer: 0, head: 0, mean: false, case: 0, gamma: 1, component: "", selection: null, large: false,
       data: null, hover: null, window: null, box: null, overview: false, regions: false, move: { dl: 0, dh: 0 },
-      step: 0, generating: false, sinks: false, playing: false,
+      step: 0, generating: false, sinks: false, playing: false, atlas: "", atlasSort: false, likeHead: null,
     };
     const traits = { ...SYNCED, ...READ_ONLY };
     // A trait the model lacks (a widget that is not a generation) keeps the default.

@@ -75,6 +75,7 @@ export class TextPicture {
     this.stopButton = /** @type {HTMLButtonElement} */ (element("button", { type: "button", class: "aw-button aw-stop" }, "■ stop"));
     this.stopButton.addEventListener("click", () => io.stop());
     this.sinks = checkbox({ label: "sinks left out of the colours", onChange: (on) => io.set({ sinks: on }) });
+    // (the toolbar's "sinks" button is the same switch)
     this.sinks.input.classList.replace("aw-head-mean", "aw-sinks");
     this.state = element("span", { class: "aw-generation-state" });
     bar.append(this.step.row, this.play, this.speed, this.stopButton, this.sinks.row, this.state);

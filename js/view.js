@@ -19,6 +19,7 @@ import { tooltipRows, showTooltip } from "./tooltip.js";
 import { neighbours } from "./neighbours.js";
 import { clickSelection, sameFocus } from "./pointer.js";
 import { zoomWindow } from "./geometry.js";
+import { formatValue } from "./colormap.js";
 
 /**
  * @typedef {import("./store.js").ViewState} ViewState
@@ -53,10 +54,11 @@ export class AttentionView {
       resetZoom: () => this.setWindow(null),
       regions: () => this.store.apply({ regions: !this.store.state.regions }),
       projector: () => set({ large: !this.store.state.large }),
+      sinks: () => this.store.apply({ sinks: !this.store.state.sinks }),
     });
     this.heat = new HeatmapPicture();
     this.lines = new LinesPicture(() => this.schedule());
-    this.overview = new OverviewGrid();
+    this.overview = new OverviewGrid(set);
     this.image = new ImagePicture();
     this.audio = new AudioPicture();
     this.text = new TextPicture({ set, stop: () => model.send({ type: "stop" }) });
@@ -64,7 +66,7 @@ export class AttentionView {
     /** @type {Picture[]} drawn in this order; a new picture is one more entry */
     this.pictures = [this.heat, this.lines, this.image, this.audio, this.text, this.overview];
     this.ui.views.append(this.heat.canvas, this.lines.panel, this.image.panel, this.audio.panel, this.text.panel);
-    this.ui.overviewBox.append(this.overview.canvas);
+    this.ui.overviewBox.append(this.overview.panel);
     this.exports = new Exports(this.ui.toolbar, this.viewId, {
       send: (msg) => model.send(msg),
       status: (text, isError, kind) => showStatus(this.ui, text, isError, kind),
@@ -78,6 +80,7 @@ export class AttentionView {
       click: (hit) => set({ selection: clickSelection(hit, this.store.state.selection) }),
       zoom: (factor, anchor) => this.zoom(factor, anchor), setWindow: (w) => this.setWindow(w),
       paintNow: () => this.paintNow(),
+      gridTip: (hit, at) => this.gridTip(hit, at),
     });
     this.unsubscribe = this.store.subscribe((changed) => {
       if (changed.has("data")) this.onData();
@@ -113,6 +116,11 @@ export class AttentionView {
    * @param {Partial<ViewState>} patch
    */
   set(patch) {
+    // "Heads like this one" ranks every head by likeness to the head shown now.
+    if (/** @type {any} */ (patch).likeHead === "current") {
+      const s = this.store.state;
+      patch = { ...patch, likeHead: { layer: s.layer, head: s.head } };
+    }
     this.store.set(patch);
     if (performance.now() - this.lastPaint > 12) this.paintNow();
     else this.schedule();
@@ -182,6 +190,20 @@ export class AttentionView {
       exact: !!(this.heat.tile && this.heat.tile.exact), analysis: header.analysis,
       overlay: header.analysis ? this.source.overlay(id) : null,
     });
+    showTooltip(this.ui.tooltip, rows, at);
+  }
+
+  /** The tooltip over the atlas: the head, and every score it has. */
+  gridTip(/** @type {{layer: number, head: number} | null} */ hit, /** @type {{x: number, y: number} | null} */ at) {
+    if (!hit) {
+      showTooltip(this.ui.tooltip, null, null);
+      return;
+    }
+    /** @type {[string, string, string?][]} */
+    const rows = [[`layer ${hit.layer} · head ${hit.head}`, ""]];
+    for (const [name, value] of this.overview.scoresOf(hit.layer, hit.head)) {
+      rows.push([`${name.replace(/_/g, " ")}: `, value === null ? "–" : formatValue(value, 3), "value"]);
+    }
     showTooltip(this.ui.tooltip, rows, at);
   }
 

@@ -207,3 +207,27 @@ def test_derived_attention_is_a_source_every_picture_takes() -> None:
         DerivedAttention(data, "value_norm")
     with pytest.raises(ValueError, match="kind: expected one of rollout, flow"):
         DerivedAttention(data, "gradient")
+
+
+def test_a_widget_offers_rollout_and_flow_beside_the_heads() -> None:
+    data = aw.AttentionData(random_weights(11, 3, 2, 5), list("abcde"))
+    widget = aw.AttentionWidget(data, derived=["rollout", "flow"])
+    assert widget._meta["components"] == ["attention", "rollout", "flow"]
+    widget.component = "rollout"
+    widget.layer = 2
+    np.testing.assert_allclose(
+        widget.current_matrix(), attention_rollout(data.values[0])[2], rtol=1e-6
+    )
+    widget.component = "flow"
+    np.testing.assert_allclose(
+        widget.current_matrix(), attention_flow(data.values[0], layer=2), atol=1e-6
+    )
+    with pytest.raises(ValueError, match="derived: expected a list of rollout, flow"):
+        aw.AttentionWidget(data, derived="rollout")
+
+
+def test_the_atlas_trait_names_a_head_score() -> None:
+    widget = aw.AttentionWidget(random_weights(12, 2, 2, 4), list("abcd"), atlas="entropy")
+    assert widget.atlas == "entropy"
+    with pytest.raises(ValueError, match="atlas: expected one of .*'' for none"):
+        widget.atlas = "loudness"

@@ -34,6 +34,7 @@ from ..analysis import find_regions
 from ..data import AttentionSource
 from ..state import check_index
 from . import tiles
+from .atlas import HANDLERS as ATLAS
 from .cache import ReplyCache, reply_key, shared_cache
 from .warmup import Warmup
 
@@ -105,6 +106,13 @@ def check_request(request: Any, source: AttentionSource, kinds: tuple[str, ...])
     kind = request.get("type")
     if kind not in kinds:
         raise ValueError(f"type: expected one of {', '.join(kinds)}, got {kind!r}")
+    if kind in ("scores", "sinks"):
+        return {"type": kind, "case": check_index("case", request.get("case"), source.n_cases)}
+    if kind == "similar":
+        fields = _slice_fields(request, source)
+        if fields["head"] is None:
+            raise ValueError("head: heads like the mean of heads: expected one head, got null")
+        return {"type": kind, **fields}
     if kind == "thumbs":
         fields = _slice_fields(request, source, head=False)
         size = request.get("size")
@@ -190,6 +198,7 @@ HANDLERS: dict[str, Handler] = {
     "cellheads": _cellheads,
     "thumbs": _thumbs,
     "regions": _regions,
+    **ATLAS,
 }
 
 

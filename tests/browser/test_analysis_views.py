@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .browser_checks import near
+from .browser_checks import VIRIDIS_HIGH, VIRIDIS_LOW, near
 from .driver import JupyterServer, Notebook, WidgetView
 
 pytestmark = pytest.mark.browser
@@ -44,9 +44,19 @@ R = rng.uniform(0.0, 0.05, (1, 1, m, m)).astype(np.float32)
 top, left, bottom, right = {BLOCK!r}
 R[0, 0, top:bottom, left:right] = 0.9
 wr = aw.AttentionWidget(R, [f"r{{i}}" for i in range(m)])
+
+# The atlas: causal uniform heads, but layer 1 head 2 looks only at the token before.
+P = np.zeros((2, 3, 8, 8), np.float32)
+for i in range(8):
+    P[:, :, i, : i + 1] = 1 / (i + 1)
+P[1, 2] = 0
+P[1, 2, 0, 0] = 1
+for i in range(1, 8):
+    P[1, 2, i, i - 1] = 1
+wp = aw.AttentionWidget(P, [f"t{{i}}" for i in range(8)])
 """
-CELLS = [SETUP, "wc", "ws", "we", "wr"]
-CELL_COMPARE, CELL_STABILITY, CELL_EVOLUTION, CELL_REGIONS = 1, 2, 3, 4
+CELLS = [SETUP, "wc", "ws", "we", "wr", "wp"]
+CELL_COMPARE, CELL_STABILITY, CELL_EVOLUTION, CELL_REGIONS, CELL_ATLAS = 1, 2, 3, 4, 5
 
 # Pixels near a colour in a rectangle of the canvas (CSS pixels), counted.
 _COLOUR_COUNT_JS = """([canvas, rect, colour, tol]) => {
@@ -153,6 +163,34 @@ def test_overview_grid_click_selects_layer_and_head(lab: Notebook) -> None:
     assert lab.eval_json("[wc.layer, wc.head, wc.head_mean]") == [layer, head, False]
     view.root.locator(".aw-overview-toggle").click()
     grid.wait_for(state="hidden", timeout=10_000)
+
+
+def test_choosing_a_score_sorts_the_atlas_with_the_top_head_first(lab: Notebook) -> None:
+    view = shown(lab, CELL_ATLAS, "wp")
+    view.root.locator(".aw-overview-toggle").click()
+    grid = view.root.locator("canvas.aw-overview-grid")
+    grid.wait_for(state="visible", timeout=10_000)
+    painted = view.wait_paint()["n"]
+    view.root.locator("select.aw-atlas-score").select_option("previous_token")
+    view.root.locator("label:has(input.aw-atlas-sort)").click()
+    view.wait_paint(after=painted)
+    lab.page.wait_for_function(
+        "(el) => JSON.parse(el.dataset.layout).order[0].join() === '1,2'",
+        arg=grid.element_handle(),
+        timeout=20_000,
+    )
+    lab.next_frames()
+    lay = view.layout(grid)
+    side = lay["thumb"] / 8  # 8 tokens in a 40-pixel thumbnail
+    # The first place shows L1 H2: bright just below the diagonal, dark on it.
+    below, on = view.pixels(grid, [(lay["x0"] + 4.5 * side, lay["y0"] + 5.5 * side),
+                                   (lay["x0"] + 5.5 * side, lay["y0"] + 5.5 * side)])  # fmt: skip
+    assert near(below, VIRIDIS_HIGH, 20) and near(on, VIRIDIS_LOW, 20), (below, on)
+    assert lab.eval_json("wp.atlas") == "previous_token"
+    grid.hover(position={"x": lay["x0"] + 20, "y": lay["y0"] + 20})
+    tip = view.tooltip_text()
+    assert "layer 1 · head 2" in tip and "previous token: 1" in tip, tip
+    view.root.locator(".aw-overview-toggle").click()
 
 
 def test_regions_toggle_draws_a_box_around_the_planted_block(lab: Notebook) -> None:
