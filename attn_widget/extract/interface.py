@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["NAME", "capturing", "restored"]
+__all__ = ["NAME", "capturing", "configs_of", "restored"]
 
 # No "sdpa" in the name: transformers runs sdpa-specific checks on names containing it.
 NAME = "attn_widget_capture"
@@ -50,7 +50,7 @@ def _register() -> None:
     _registered = True
 
 
-def _configs(model: Any) -> list[Any]:
+def configs_of(model: Any) -> list[Any]:
     """Every config object of the model: its own, its submodels', their sub-configs."""
     from transformers import PretrainedConfig
 
@@ -68,7 +68,7 @@ def _configs(model: Any) -> list[Any]:
 @contextlib.contextmanager
 def restored(model: Any) -> Iterator[None]:
     """Put back every config's attention implementation on the way out, whatever happened."""
-    saved = [(c, getattr(c, "_attn_implementation_internal", None)) for c in _configs(model)]
+    saved = [(c, getattr(c, "_attn_implementation_internal", None)) for c in configs_of(model)]
     try:
         yield
     finally:
