@@ -53,7 +53,8 @@ class ScoreModifier:
         only (ALiBi, T5 and MPNet relative position buckets), entry
         ``(j - i) + (q - 1)``. N values per head instead of N².
     full_bias:
-        ``(heads|1, q, k)``: any other additive bias, kept as it is.
+        ``(heads|1, q|1, k)``: any other additive bias, kept as it is (one
+        row: the same bias per key for every query, as BLOOM adds ALiBi).
     sinks:
         ``(heads,)``: GPT-OSS's per-head sink logit, which takes weight in the
         softmax but has no key.
@@ -131,7 +132,8 @@ def apply_to_block(
         scores.add_(windows.index_select(0, index).T)
     if modifier.full_bias is not None:
         bias = _head_rows(modifier.full_bias, head)
-        scores.add_(bias[start:stop, :cols].T.to(scores.dtype))
+        rows = bias if bias.shape[0] == 1 else bias[start:stop]  # one row: a bias per key
+        scores.add_(rows[:, :cols].T.to(scores.dtype))
     _mask_band(scores, modifier.band, start, stop, k - q)
     return scores
 

@@ -9,7 +9,8 @@ model's mask implies:
 * zero above the diagonal where the model is causal (query ``i`` sees keys
   ``<= i + (k - q)``), and zero outside the band where one is known;
 * every row summing to 1: a row's weight on padded keys is then 0, because
-  the cropped row holds all of it.
+  the cropped row holds all of it (at most 1 with attention sinks, which
+  take the rest).
 
 Rows are not required to sum to 1 where the weights were taken after
 attention dropout (a model in train mode whose weights come from the
@@ -45,6 +46,8 @@ class Expected:
     # (left, right) as in lazy_scores.ScoreModifier.band: zeros outside; None: no band known.
     band: tuple[int | None, int | None] | None = None
     rows_sum_to_one: bool = True
+    # Attention sinks (GPT-OSS) take part of every row's weight: rows sum to at most 1.
+    sinks: bool = False
     # Where the weights came from, for the message ("the model's output_attentions", ...).
     origin: str = ""
 
@@ -179,7 +182,8 @@ def check_weights(
     if expected.rows_sum_to_one:
         half = source_dtype is not None and source_dtype in (torch.float16, torch.bfloat16)
         tolerance = _HALF_SUM_TOLERANCE if half else _SUM_TOLERANCE[torch.float32]
-        error = (block.sum(-1) - 1.0).abs()
+        error = block.sum(-1) - 1.0
+        error = error.clamp(min=0.0) if expected.sinks else error.abs()
         if bool((error > tolerance).any()):
             value, (h, r) = _argmax(error)
             _fail(

@@ -12,6 +12,7 @@ train mode runs with its dropout).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -292,8 +293,8 @@ def _eager_fallback(model: Any, run: Any, recorder: Recorder, inputs: Mapping[st
     if model.training:
         # Those weights are after attention dropout: rows need not sum to 1.
         for name, expected in list(recorder.expected.items()):
-            recorder.expected[name] = Expected(
-                name, expected.causal, expected.band, False, "after attention dropout, train mode"
+            recorder.expected[name] = dataclasses.replace(
+                expected, rows_sum_to_one=False, origin="after attention dropout, train mode"
             )
     names = list(recorder.components)
     only = names[0] if len(names) == 1 else SINGLE

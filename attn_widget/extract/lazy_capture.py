@@ -103,7 +103,10 @@ def modifier_of(
                 "queries and keys alone cannot reproduce; use lazy=False"
             )
     offset_bias = full_bias = None
-    if bias is not None and bool(torch.any(bias != 0)):
+    if bias is not None and bias.shape[-2] == 1 and bool(torch.any(bias != 0)):
+        # One row for every query (ALiBi as BLOOM and Falcon add it): N values already.
+        full_bias = _shared(bias.detach().float(), bias_tables.setdefault("rows", []))
+    elif bias is not None and bool(torch.any(bias != 0)):
         table = toeplitz_table(bias.float())
         if table is not None:
             offset_bias = _shared(table, bias_tables.setdefault("table", []))
@@ -195,12 +198,16 @@ def keep_layer(
     keep_cols: list[torch.Tensor | None],
     bias_tables: list[dict[str, list[torch.Tensor]]],
     to_cpu: bool,
+    own_weights: torch.Tensor | None = None,
 ) -> list[LazyLayer]:
     """Every case's :class:`LazyLayer` of one layer, each checked on sampled rows.
 
     ``query`` ``(cases, heads, q, d)``, ``key`` ``(cases, kv_heads, k, d)``,
     ``mask`` and ``kwargs["position_bias"]`` as the attention function got
     them; ``keep_rows``/``keep_cols`` the case's own positions (None: all).
+    ``own_weights`` ``(cases, heads, q, k)``, where the layer computed its
+    weights itself, are what the sampled rows are compared with; otherwise
+    they are recomputed from the same inputs as eager attention would.
     """
     from .weights import attention_weights, blocked_of, slice_heads
 
@@ -238,8 +245,6 @@ def keep_layer(
                 cropped_bias = cropped_bias.index_select(-2, rows.to(cropped_bias.device))
             if cols is not None:
                 cropped_bias = cropped_bias.index_select(-1, cols.to(cropped_bias.device))
-            if cropped_bias.shape[-2] == 1:
-                cropped_bias = cropped_bias.expand(-1, q_c.shape[1], -1)
         modifier = modifier_of(
             owner=owner,
             layer=layer,
@@ -272,6 +277,11 @@ def keep_layer(
                     query.shape[2], k_all, dtype=torch.bool, device=query.device
                 ).triu_(1 + k_all - query.shape[2])
                 blocked = blocked.index_select(0, index)
+            if own_weights is not None:
+                weights = own_weights[c].index_select(1, index.to(own_weights.device))
+                return (
+                    weights if cols is None else weights.index_select(-1, cols.to(weights.device))
+                )
             weights = attention_weights(
                 query[c : c + 1].index_select(2, index),
                 keys_all,

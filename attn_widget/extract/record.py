@@ -15,6 +15,7 @@ before it is stored.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,7 +169,7 @@ class Recorder:
         if module is not None and not self.components[name].cross:
             flag = getattr(module, "is_causal", None)
             if isinstance(flag, bool) and flag != base.causal:
-                return Expected(name, flag, base.band, base.rows_sum_to_one, base.origin)
+                return dataclasses.replace(base, causal=flag)
         return base
 
     # ------------------------------------------------------------- recording
@@ -216,6 +217,8 @@ class Recorder:
         scaling = scaling_of(query, kwargs)
         softcap, sinks = kwargs.get("softcap"), kwargs.get("s_aux")
         expected = self.expectation(name, module)
+        if sinks is not None:
+            expected = dataclasses.replace(expected, sinks=True)
         if self.lazy:
             self.keep_lazy(
                 name, part, expected, query, key, attention_mask, causal, scaling, kwargs
@@ -339,6 +342,7 @@ class Recorder:
         causal: bool,
         scaling: float,
         kwargs: dict[str, Any],
+        own_weights: torch.Tensor | None = None,
     ) -> None:
         """Keep one layer's cropped queries, keys and score modifier for every case."""
         cases = query.shape[0]
@@ -359,9 +363,29 @@ class Recorder:
             keep_cols=part.keys.keep,
             bias_tables=part.bias_tables,
             to_cpu=self.lazy_to_cpu,
+            own_weights=own_weights,
         )
         for c, layer in enumerate(kept):
             part.lazy_layers[c].append(layer)
+
+    def keep_hooked(self, module: Any, layer: Any, weights: torch.Tensor) -> None:
+        """Keep a layer a module recipe recomputed (:mod:`.module_hooks`); its weights check it."""
+        self.calls += 1
+        name, part = self._component(module)
+        cases, _, q, _ = layer.query.shape
+        self._check_shape(name, part, q, layer.key.shape[2], cases)
+        self.keep_lazy(
+            name,
+            part,
+            self.expectation(name, module),
+            layer.query,
+            layer.key,
+            layer.allowed,
+            layer.causal and layer.allowed is None and q > 1,
+            layer.scaling,
+            {"position_bias": layer.bias},
+            own_weights=weights,
+        )
 
     @staticmethod
     def _eager_output(
