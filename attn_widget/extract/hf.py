@@ -28,7 +28,7 @@ from .banded import banded_modules, full_from_banded
 from .checks import Expected, expected_causal
 from .eager import eager_attentions
 from .inputs import Encoded, as_texts, encode
-from .interface import capturing
+from .interface import capturing, hooks_left_as_found
 from .structure import (
     SINGLE,
     position_limit,
@@ -205,7 +205,7 @@ def extract_attention(
         inputs["input_ids"].shape[-1],
         inputs.get("decoder_input_ids", inputs["input_ids"]).shape[-1],
     )
-    with torch.no_grad(), _position_errors(model, longest):
+    with torch.no_grad(), _position_errors(model, longest), hooks_left_as_found(model):
         with capturing(model, recorder) as switched:
             if switched:
                 run()

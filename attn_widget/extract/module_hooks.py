@@ -248,7 +248,8 @@ def lazy_outside_interface(model: Any, recorder: Any, run: Any) -> None:
         # The layer's weights were checked: drop them, so no more than one is ever held.
         return (*output[:slot], None, *output[slot + 1 :])
 
-    handles = [m.register_forward_hook(hook, with_kwargs=True) for m in modules]
+    # First in line: transformers' own output-capturing hooks then see the dropped weights.
+    handles = [m.register_forward_hook(hook, with_kwargs=True, prepend=True) for m in modules]
     try:
         with restored(model):
             forced_eager(model)

@@ -164,12 +164,16 @@ class Recorder:
         self.calls = 0
 
     def expectation(self, name: str, module: Any = None) -> Expected:
-        """What ``name``'s weights must satisfy; a module's own ``is_causal`` decides causality."""
+        """What ``name``'s weights must satisfy.
+
+        Causal when the model's structure says so (``checks.expected_causal``)
+        or the module says it is (``is_causal``); a module cannot talk a causal
+        model out of it, so a wrong flag is caught rather than followed.
+        """
         base = self.expected.get(name) or Expected(component=name, causal=False)
-        if module is not None and not self.components[name].cross:
-            flag = getattr(module, "is_causal", None)
-            if isinstance(flag, bool) and flag != base.causal:
-                return dataclasses.replace(base, causal=flag)
+        flag = getattr(module, "is_causal", None) if module is not None else None
+        if flag is True and not base.causal and not self.components[name].cross:
+            return dataclasses.replace(base, causal=True)
         return base
 
     # ------------------------------------------------------------- recording
