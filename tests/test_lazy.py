@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import attn_widget as aw
-from attn_widget.serve import tiles
 from attn_widget.lazy import LazyAttention
+from attn_widget.serve import tiles
 
 
 def reference(q: torch.Tensor, k: torch.Tensor, scaling: float, causal: bool) -> np.ndarray:

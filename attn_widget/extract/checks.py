@@ -87,7 +87,7 @@ def _fail(
     origin = f" ({expected.origin})" if expected.origin else ""
     raise ValueError(
         f"{expected.component} layer {layer}, case {case}: the weights{origin} are not what "
-        f"the model's mask implies: {what}, the largest {value:.4g} at {at}; attn_widget "
+        f"the model's mask implies: {what} {value:.4g} at worst, at {at}; attn_widget "
         "does not show weights it cannot vouch for"
     )
 
@@ -160,25 +160,27 @@ def check_weights(
     block = block.float()
     finite = torch.isfinite(block)
     if not bool(finite.all()):
-        fail("a weight is NaN or infinite (shown as 1)", (~finite).float())
+        fail("a weight is NaN or infinite, flagged", (~finite).float())
     if bool((block < -_ZERO_TOLERANCE).any()):
-        fail("a weight is negative (its magnitude)", (-block).clamp(min=0))
+        fail("a weight is negative, by", (-block).clamp(min=0))
     band = expected.band
     if band is None and expected.causal:
         band = (None, 0)
     elif band is not None and expected.causal and (band[1] is None or band[1] > 0):
         band = (band[0], 0)
     if band is not None:
-        hidden = _outside_band(total_q, k, (r0, r1), band, block.device)
-        if hidden is not None:
+        for side, what in (
+            ((None, band[1]), "a query attends to a later key in a causal model"),
+            ((band[0], None), "a query attends to a key outside the model's attention window"),
+        ):
+            hidden = _outside_band(total_q, k, (r0, r1), side, block.device)
+            if hidden is None:
+                continue
             leaked = block.abs().masked_fill(~hidden, 0.0)
             if bool((leaked > _ZERO_TOLERANCE).any()):
-                what = (
-                    "a query attends to a later key in a causal model"
-                    if band[1] == 0 and expected.causal
-                    else "a query attends to a key outside the model's attention window"
-                )
-                fail(what, leaked)
+                if side[1] is not None and not (expected.causal and side[1] == 0):
+                    what = "a query attends to a key outside the model's attention window"
+                fail(f"{what}, with weight", leaked)
     if expected.rows_sum_to_one:
         half = source_dtype is not None and source_dtype in (torch.float16, torch.bfloat16)
         tolerance = _HALF_SUM_TOLERANCE if half else _SUM_TOLERANCE[torch.float32]
@@ -190,8 +192,8 @@ def check_weights(
                 expected,
                 layer,
                 case,
-                "a row does not sum to 1 over the case's own keys (padding got weight, or the "
-                "weights are not a softmax); its distance from 1 is",
+                "a row does not sum to 1 over the case's own keys (padding got weight, or these "
+                "are not softmax weights); its distance from 1 is",
                 value,
                 (h + h0, r + r0),
             )

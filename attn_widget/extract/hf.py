@@ -278,8 +278,9 @@ def _position_errors(model: Any, longest: int) -> Iterator[None]:
         raise ValueError(message())
     try:
         yield
-    except IndexError as error:
-        if limit is None or longest < limit[0] - 4:
+    except (IndexError, RuntimeError) as error:
+        out_of_range = isinstance(error, IndexError) or "out of bounds" in str(error)
+        if limit is None or longest < limit[0] - 4 or not out_of_range:
             raise
         # RoBERTa-style models start positions after the padding index.
         raise ValueError(message(", some of them reserved (padding offset)")) from error

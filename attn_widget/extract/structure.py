@@ -104,14 +104,15 @@ def position_limit(model: Any) -> tuple[int, str] | None:
     """
     import torch
 
-    has_table = any(
-        isinstance(module, torch.nn.Embedding) and "pos" in path.rsplit(".", 1)[-1].lower()
-        for path, module in model.named_modules()
-    )
-    if not has_table:
-        return None
+    words = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    sizes = {
+        module.num_embeddings
+        for module in model.modules()
+        if isinstance(module, torch.nn.Embedding) and module is not words
+    }
     for key in ("max_position_embeddings", "n_positions", "max_seq_len", "n_ctx"):
         value = getattr(model.config, key, None)
-        if isinstance(value, int) and value > 0:
+        # A learned table of that size (BART's and OPT's hold 2 more rows: an offset).
+        if isinstance(value, int) and value > 0 and sizes & {value, value + 2}:
             return value, key
     return None
