@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .analysis import find_regions as regions
 from .analysis import top_cells
-from .api import compare, evolution, from_model, load, save, stability
+from .api import compare, evolution, from_cache, from_model, load, save, stability
 from .data import AttentionData, AttentionSource
 from .extract import capture_attention, extract_attention
 from .lazy import LazyAttention
@@ -25,6 +25,7 @@ __all__ = [
     "compare",
     "evolution",
     "extract_attention",
+    "from_cache",
     "from_model",
     "load",
     "regions",

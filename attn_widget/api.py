@@ -14,31 +14,56 @@ from typing import Any
 
 from . import io, overlays
 from .data import AttentionSource
-from .extract import extract_attention
+from .extract import attention_from_cache, attention_of
 from .views import AnalysisWidget
 from .widget import AttentionWidget
 
-__all__ = ["compare", "evolution", "from_model", "load", "save", "stability"]
+__all__ = ["compare", "evolution", "from_cache", "from_model", "load", "save", "stability"]
 
 
 def from_model(
     model: Any,
-    tokenizer: Any,
-    text: str | Sequence[str],
+    tokenizer: Any = None,
+    text: str | Sequence[str] | None = None,
     *,
     target: str | Sequence[str] | None = None,
     dtype: Any = "float32",
     lazy: bool = False,
+    model_inputs: Mapping[str, Any] | None = None,
     **widget_options: Any,
 ) -> AttentionWidget:
-    """:func:`~attn_widget.extract.extract_attention`, shown in an :class:`AttentionWidget`.
+    """The attention of any model a user has, shown in an :class:`AttentionWidget`.
 
-    Encoder-decoder models give a widget with a component choice (encoder,
-    decoder, cross). ``widget_options`` (``layer``, ``head``, ``gamma``,
-    ``large``, ``byte_budget``, ...) go to the widget.
+    A transformers model with its tokenizer (see
+    :func:`~attn_widget.extract.extract_attention`), an nnsight
+    ``LanguageModel``, or a TransformerLens model; the last two bring their
+    own tokenizer: ``from_model(model, text)``. Encoder-decoder models give a
+    widget with a component choice (encoder, decoder, cross).
+    ``widget_options`` (``layer``, ``head``, ``gamma``, ``large``,
+    ``byte_budget``, ...) go to the widget.
     """
-    result = extract_attention(model, tokenizer, text, target=target, dtype=dtype, lazy=lazy)
+    options = {"model_inputs": model_inputs} if model_inputs is not None else {}
+    result = attention_of(model, tokenizer, text, target=target, dtype=dtype, lazy=lazy, **options)
     return AttentionWidget(result, **widget_options)
+
+
+def from_cache(
+    cache: Any,
+    tokens: Any = None,
+    *,
+    padding_side: str = "right",
+    dtype: Any = "float32",
+    **widget_options: Any,
+) -> AttentionWidget:
+    """A TransformerLens ``ActivationCache`` (3.x or 4.x) in an :class:`AttentionWidget`.
+
+    Every ``blocks.{L}.attn.hook_pattern`` is a layer and the batch gives the
+    cases; ``tokens`` is one list for every case or one per case (e.g.
+    ``model.to_str_tokens(texts)``). See
+    :func:`~attn_widget.extract.attention_from_cache`.
+    """
+    data = attention_from_cache(cache, tokens, padding_side=padding_side, dtype=dtype)
+    return AttentionWidget(data, **widget_options)
 
 
 def load(path: str | os.PathLike[str], **widget_options: Any) -> AttentionWidget:

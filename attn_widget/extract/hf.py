@@ -148,7 +148,7 @@ def extract_attention(
     vocab = getattr(embeddings, "num_embeddings", None)
     device = embeddings.weight.device if hasattr(embeddings, "weight") else None
     runner = getattr(model, "base_model", model)  # no LM head: its logits are not needed
-    accepted = set(inspect.signature(runner.forward).parameters)
+    accepted = set(inspect.signature(type(runner).forward).parameters)
     source = encode(tokenizer, texts, vocab_size=vocab, accepted=accepted)
     pad = _pad_id(tokenizer, model)
     inputs = source.tensors(pad, device)
@@ -175,7 +175,7 @@ def extract_attention(
         }
     elif encoder_decoder:
         runner = model.get_encoder()
-        accepted = set(inspect.signature(runner.forward).parameters)
+        accepted = set(inspect.signature(type(runner).forward).parameters)
         components = {"encoder": Component(src_axis, src_axis)}
     else:
         components = {SINGLE: Component(src_axis, src_axis)}
