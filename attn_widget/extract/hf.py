@@ -147,6 +147,8 @@ def extract_attention(
     embeddings = model.get_input_embeddings()
     vocab = getattr(embeddings, "num_embeddings", None)
     device = embeddings.weight.device if hasattr(embeddings, "weight") else None
+    if device is not None and device.type == "meta":
+        device = torch.device("cpu")  # offloaded by accelerate: its hooks move the inputs
     runner = getattr(model, "base_model", model)  # no LM head: its logits are not needed
     accepted = set(inspect.signature(type(runner).forward).parameters)
     source = encode(tokenizer, texts, vocab_size=vocab, accepted=accepted)
