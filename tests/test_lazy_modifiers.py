@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -121,3 +123,45 @@ def test_modifiers_must_cover_every_case_and_layer() -> None:
         LazyAttention(q, q, [list("abc")], modifiers=[[ScoreModifier(1.0)]])
     with pytest.raises(ValueError, match="scaling"):
         LazyAttention(q, q, [list("abc")])
+
+
+def _band_mask(q: int, k: int, left: int | None, right: int | None) -> torch.Tensor:
+    rel = torch.arange(k)[None, :] - torch.arange(q)[:, None] - (k - q)
+    allowed = torch.ones(q, k, dtype=torch.bool)
+    if right is not None:
+        allowed &= rel <= right
+    if left is not None:
+        allowed &= rel >= -left
+    return allowed
+
+
+@pytest.mark.parametrize(
+    ("q", "k", "band"),
+    [
+        (9, 9, (None, None)),
+        (9, 9, (None, 0)),
+        (9, 9, (3, 0)),
+        (9, 9, (2, 2)),
+        (9, 9, (None, 2)),
+        (4, 9, (None, 0)),  # queries after a prefix of cached keys
+        (4, 9, (2, 0)),
+    ],
+)
+def test_a_mask_is_read_back_as_its_band(q: int, k: int, band: tuple[Any, Any]) -> None:
+    from attn_widget.extract.lazy_capture import band_of
+
+    assert band_of(_band_mask(q, k, *band)) == band
+
+
+def test_masks_that_are_no_band_are_refused() -> None:
+    from attn_widget.extract.lazy_capture import band_of
+
+    holed = _band_mask(9, 9, None, 0)
+    holed[6, 2] = False  # a key hidden in the middle of a row
+    assert band_of(holed) is None
+    ragged = _band_mask(9, 9, 3, 0)
+    ragged[7, 3] = True  # one row's window reaches further back than the others'
+    assert band_of(ragged) is None
+    empty = _band_mask(9, 9, None, 0)
+    empty[4] = False
+    assert band_of(empty) is None

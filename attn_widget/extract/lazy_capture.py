@@ -51,15 +51,21 @@ def band_of(allowed: torch.Tensor) -> tuple[int | None, int | None] | None:
     q, k = allowed.shape
     if bool(allowed.all()):
         return (None, None)
-    rel = torch.arange(k, device=allowed.device)[None, :] - (
-        torch.arange(q, device=allowed.device)[:, None] + (k - q)
-    )
-    if not bool(allowed.any(-1).all()):
+    counts = allowed.sum(-1)
+    if not bool((counts > 0).all()):
         return None  # a query that sees nothing: not a band
-    right = int(rel.masked_fill(~allowed, -(1 << 30)).amax())
-    left = int((-rel).masked_fill(~allowed, -(1 << 30)).amax())
-    band = (rel >= -left) & (rel <= right)
-    if not bool(torch.equal(band, allowed)):
+    # Each row must be one run of keys [first, last]; then the run's ends must follow a band.
+    first = allowed.to(torch.uint8).argmax(-1)
+    last = (k - 1) - allowed.flip(-1).to(torch.uint8).argmax(-1)
+    if not bool(torch.equal(last - first + 1, counts)):
+        return None
+    diagonal = torch.arange(q, device=allowed.device) + (k - q)
+    left = int((diagonal - first).amax())
+    right = int((last - diagonal).amax())
+    if not (
+        bool(torch.equal(first, (diagonal - left).clamp(min=0)))
+        and bool(torch.equal(last, (diagonal + right).clamp(max=k - 1)))
+    ):
         return None
     return (
         None if left >= (q - 1) + (k - q) else left,
@@ -256,7 +262,12 @@ def keep_layer(
             sinks=sinks,
             bias_tables=bias_tables[c],
         )
-        kept = LazyLayer(q_c.detach().clone(), k_c.detach().clone(), modifier)
+        # Contiguous copies: the capture's views are strided, and every later tile reads them.
+        kept = LazyLayer(
+            q_c.detach().clone(memory_format=torch.contiguous_format),
+            k_c.detach().clone(memory_format=torch.contiguous_format),
+            modifier,
+        )
         keys_all = key[c : c + 1].repeat_interleave(group, dim=1) if group > 1 else key[c : c + 1]
 
         def reference(
