@@ -173,19 +173,20 @@ def sink_logit(modifier: ScoreModifier, head: int) -> float | None:
 def toeplitz_table(bias: Any, atol: float = 0.0) -> Any:
     """``(heads, q + k - 1)`` offset table of a ``(heads, q, k)`` bias, or None if it is not one.
 
-    A bias depends on ``j - i`` only when every diagonal is constant; the table
-    is read from the first column (reversed) and the first row, then the whole
-    bias is compared with the table's expansion.
+    A bias depends on ``j - i`` only when every diagonal is constant (each
+    entry equals the one up and to the left of it); the table is then read
+    from the first column (reversed) and the first row.
     """
     torch = _torch()
-    _, q, k = bias.shape
-    table = torch.cat([bias[:, :, 0].flip(-1), bias[:, 0, 1:]], dim=-1)
-    rebuilt = expand_table(table, q, k)
+    # Constant diagonals: every entry equals the one up and to the left of it.
+    inner, shifted = bias[:, 1:, 1:], bias[:, :-1, :-1]
     if atol == 0.0:
-        same = bool(torch.equal(rebuilt, bias))
+        same = bool(torch.equal(inner, shifted))
     else:
-        same = bool(torch.allclose(rebuilt, bias, atol=atol, rtol=0.0))
-    return table if same else None
+        same = bool(torch.allclose(inner, shifted, atol=atol, rtol=0.0))
+    if not same:
+        return None
+    return torch.cat([bias[:, :, 0].flip(-1), bias[:, 0, 1:]], dim=-1)
 
 
 def expand_table(table: Any, q: int, k: int) -> Any:

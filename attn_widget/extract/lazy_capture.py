@@ -12,6 +12,7 @@ own inputs, and must agree: a modifier read wrongly is an error, not a picture.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,34 +91,44 @@ def modifier_of(
     bias: torch.Tensor | None,
     softcap: float | None,
     sinks: torch.Tensor | None,
-    bias_tables: dict[str, list[torch.Tensor]],
+    bias_tables: dict[str, list[Any]],
+    source: torch.Tensor | None = None,
 ) -> ScoreModifier:
     """The modifier of one case's layer from its cropped ``(q, k)`` mask and ``(h|1, q, k)`` bias.
 
     ``bias_tables`` (one per case) shares one offset table among layers
     given the same bias (T5 computes its bias once and hands it to every
-    layer; UMT5 has one per layer).
+    layer; UMT5 has one per layer). ``source``, the uncropped bias the layer
+    was given, lets a later layer given the very same tensor skip the reading.
     """
-    if mask is None:
-        band: tuple[int | None, int | None] | None = (None, 0) if causal else (None, None)
-    else:
-        band = band_of(_allowed(mask))
-        if band is None:
+    band: tuple[int | None, int | None] = (None, 0) if causal else (None, None)
+    if mask is not None:
+        found = band_of(_allowed(mask))
+        if found is None:
             raise LazyRefusal(
                 f"lazy=True: {owner} layer {layer} has an attention mask that is not a band "
                 "around the diagonal (causal, a sliding window or local attention), which "
                 "queries and keys alone cannot reproduce; use lazy=False"
             )
+        band = found
     offset_bias = full_bias = None
-    if bias is not None and bias.shape[-2] == 1 and bool(torch.any(bias != 0)):
-        # One row for every query (ALiBi as BLOOM and Falcon add it): N values already.
-        full_bias = _shared(bias.detach().float(), bias_tables.setdefault("rows", []))
-    elif bias is not None and bool(torch.any(bias != 0)):
-        table = toeplitz_table(bias.float())
-        if table is not None:
-            offset_bias = _shared(table, bias_tables.setdefault("table", []))
+    if bias is not None:
+        memo = bias_tables.setdefault("memo", [])
+        known = [
+            (kind, kept)
+            for ref, version, kind, kept in memo
+            if source is not None and ref() is source and source._version == version
+        ]
+        if known:
+            kind, kept = known[0]
         else:
-            full_bias = _shared(bias.detach().float(), bias_tables.setdefault("full", []))
+            kind, kept = _read_bias(bias, bias_tables)
+            if source is not None:
+                memo.append((weakref.ref(source), source._version, kind, kept))
+        if kind == "table":
+            offset_bias = kept
+        elif kind == "full":
+            full_bias = kept
     return ScoreModifier(
         scaling=float(scaling),
         band=band,
@@ -126,6 +137,19 @@ def modifier_of(
         full_bias=full_bias,
         sinks=None if sinks is None else sinks.detach().float().clone(),
     )
+
+
+def _read_bias(bias: torch.Tensor, bias_tables: dict[str, list[Any]]) -> tuple[str, Any]:
+    """``("table", offsets)``, ``("full", bias)`` or ``("none", None)`` for an all-zero bias."""
+    if not bool(torch.any(bias != 0)):
+        return "none", None
+    if bias.shape[-2] == 1:
+        # One row for every query (ALiBi as BLOOM and Falcon add it): N values already.
+        return "full", _shared(bias.detach().float(), bias_tables.setdefault("rows", []))
+    table = toeplitz_table(bias.float())
+    if table is not None:
+        return "table", _shared(table, bias_tables.setdefault("table", []))
+    return "full", _shared(bias.detach().float(), bias_tables.setdefault("full", []))
 
 
 def _shared(value: torch.Tensor, seen: list[torch.Tensor]) -> torch.Tensor:
@@ -202,7 +226,7 @@ def keep_layer(
     kwargs: dict[str, Any],
     keep_rows: list[torch.Tensor | None],
     keep_cols: list[torch.Tensor | None],
-    bias_tables: list[dict[str, list[torch.Tensor]]],
+    bias_tables: list[dict[str, list[Any]]],
     to_cpu: bool,
     own_weights: torch.Tensor | None = None,
 ) -> list[LazyLayer]:
@@ -228,7 +252,7 @@ def keep_layer(
         k_c = key[c] if cols is None else key[c].index_select(1, cols.to(key.device))
         case_mask = slice_heads(mask, c, 0, 1)
         if case_mask is not None and mask is not None and mask.ndim == 4 and mask.shape[1] > 1:
-            per_head = slice_heads(mask, c, 0, mask.shape[1])
+            per_head = mask[c : c + 1] if mask.shape[0] > 1 else mask
             if not bool(torch.equal(per_head, per_head[:, :1].expand_as(per_head))):
                 raise LazyRefusal(
                     f"lazy=True: {owner} layer {layer} has a different mask for each head, "
@@ -261,6 +285,7 @@ def keep_layer(
             softcap=softcap,
             sinks=sinks,
             bias_tables=bias_tables[c],
+            source=bias,
         )
         # Contiguous copies: the capture's views are strided, and every later tile reads them.
         kept = LazyLayer(

@@ -77,7 +77,7 @@ class Component:
     cubes: Cubes | None = None
     # lazy=True: per case, one LazyLayer per layer; bias tables shared among layers.
     lazy_layers: list[list[LazyLayer]] = field(default_factory=list)
-    bias_tables: list[dict[str, list[torch.Tensor]]] = field(default_factory=list)
+    bias_tables: list[dict[str, list[Any]]] = field(default_factory=list)
 
     @property
     def layers_seen(self) -> int:
