@@ -32,6 +32,7 @@ from .weights import (
     attention_weights,
     blocked_of,
     causal_blocked,
+    eager_output,
     scaling_of,
     slice_heads,
 )
@@ -229,7 +230,7 @@ class Recorder:
             )
             if softcap is None and kwargs.get("s_aux") is None:
                 return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-            return self._eager_output(query, key, value, attention_mask, causal, scaling, kwargs)
+            return eager_output(query, key, value, attention_mask, causal, scaling, kwargs)
         # sdpa cannot soft-cap or take sinks: those models get their output from our weights.
         own_output = softcap is not None or sinks is not None
         output = (
@@ -390,40 +391,6 @@ class Recorder:
             {"position_bias": layer.bias},
             own_weights=weights,
         )
-
-    @staticmethod
-    def _eager_output(
-        query: torch.Tensor,
-        key: torch.Tensor,
-        value: torch.Tensor,
-        mask: torch.Tensor | None,
-        causal: bool,
-        scaling: float,
-        kwargs: dict[str, Any],
-    ) -> tuple[torch.Tensor, None]:
-        """The layer's output where sdpa cannot compute it (soft-capping, sinks), case by case."""
-        cases, heads, q, _ = query.shape
-        group = heads // key.shape[1]
-        out = torch.empty(cases, q, heads, value.shape[-1], dtype=value.dtype, device=value.device)
-        triangle = causal_blocked(q, key.shape[2], query.device) if causal else None
-        sinks = kwargs.get("s_aux")
-        for c in range(cases):
-            blocked, additive = blocked_of(slice_heads(mask, c, 0, heads))
-            if blocked is None and triangle is not None:
-                blocked = triangle
-            weights = attention_weights(
-                query[c : c + 1],
-                key[c : c + 1].repeat_interleave(group, dim=1),
-                scaling=scaling,
-                blocked=blocked,
-                additive=additive,
-                position_bias=slice_heads(kwargs.get("position_bias"), c, 0, heads),
-                softcap=kwargs.get("softcap"),
-                sinks=sinks,
-            )
-            values = value[c : c + 1].repeat_interleave(group, dim=1)
-            out[c] = torch.matmul(weights.to(value.dtype), values)[0].transpose(0, 1)
-        return out, None
 
     # ---------------------------------------------------------------- results
     @property
