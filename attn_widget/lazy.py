@@ -190,8 +190,9 @@ class LazyAttention:
         """
         query, key, modifier, head = inputs
         q, k = self.shape(case)
-        scores = key[:cols] @ query[start:stop].T
-        return apply_to_block(modifier, scores, head, q, k, start, stop)
+        block_query, block_key = query[start:stop], key[:cols]
+        scores = block_key @ block_query.T
+        return apply_to_block(modifier, scores, head, q, k, start, stop, block_query, block_key)
 
     @staticmethod
     def _log_normaliser(scores: Any, key_max: Any, sink: float | None) -> Any:

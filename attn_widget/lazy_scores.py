@@ -22,13 +22,44 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ScoreModifier", "offset_table", "toeplitz_table"]
+__all__ = [
+    "RelativeTerms",
+    "ScoreModifier",
+    "apply_to_block",
+    "expand_table",
+    "offset_table",
+    "toeplitz_table",
+]
 
 
 def _torch() -> Any:
     import torch
 
     return torch
+
+
+@dataclass(frozen=True)
+class RelativeTerms:
+    """DeBERTa's content-to-position and position-to-content scores, by offset ``j - i``.
+
+    ``c2p[i, j] = q_i · position_keys[c2p_index[(j - i) + (q - 1)]]`` and
+    ``p2c[i, j] = k_j · position_queries[p2c_index[(j - i) + (q - 1)]]``:
+    ``(heads, R, d)`` projections of the R relative-position embeddings, and
+    ``(q + k - 1,)`` bucket indices. Either part may be None.
+    """
+
+    position_keys: Any = None
+    c2p_index: Any = None
+    position_queries: Any = None
+    p2c_index: Any = None
+
+    def to(self, device: Any) -> RelativeTerms:
+        return RelativeTerms(
+            *(
+                None if t is None else t.to(device)
+                for t in (self.position_keys, self.c2p_index, self.position_queries, self.p2c_index)
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -58,6 +89,10 @@ class ScoreModifier:
     sinks:
         ``(heads,)``: GPT-OSS's per-head sink logit, which takes weight in the
         softmax but has no key.
+    relative:
+        DeBERTa's disentangled terms, added before scaling: a
+        :class:`RelativeTerms` (queries against relative-position keys,
+        keys against relative-position queries).
     """
 
     scaling: float
@@ -66,6 +101,7 @@ class ScoreModifier:
     offset_bias: Any = None
     full_bias: Any = None
     sinks: Any = None
+    relative: RelativeTerms | None = None
 
     @property
     def causal(self) -> bool:
@@ -88,6 +124,8 @@ class ScoreModifier:
             parts.append("bias")
         if self.sinks is not None:
             parts.append("sinks")
+        if self.relative is not None:
+            parts.append("disentangled relative terms")
         return ", ".join(parts) or "plain"
 
     def to(self, device: Any) -> ScoreModifier:
@@ -97,6 +135,8 @@ class ScoreModifier:
             for name in ("offset_bias", "full_bias", "sinks")
             if getattr(self, name) is not None
         }
+        if self.relative is not None:
+            moved["relative"] = self.relative.to(device)
         if not moved:
             return self
         return ScoreModifier(**{**self.__dict__, **moved})
@@ -114,22 +154,62 @@ def _head_rows(table: Any, head: int) -> Any:
     return table[head] if table.shape[0] > 1 else table[0]
 
 
-def apply_to_block(
-    modifier: ScoreModifier, scores: Any, head: int, q: int, k: int, start: int, stop: int
-) -> Any:
-    """Scale, cap, bias and mask a key-major block ``(cols, stop - start)`` in place."""
+def _offset_rows(vector: Any, q: int, start: int, stop: int, cols: int) -> Any:
+    """``vector[(j - i) + (q - 1)]`` for queries ``start:stop``, keys ``0:cols``: (rows, cols)."""
     torch = _torch()
+    windows = vector.unfold(-1, cols, 1)  # row i is vector[(q-1) - i : (q-1) - i + cols]
+    first = (q - 1) - start
+    index = torch.arange(first, first - (stop - start), -1, device=vector.device)
+    return windows.index_select(-2, index)
+
+
+def _add_relative(
+    terms: RelativeTerms,
+    scores: Any,
+    head: int,
+    q: int,
+    start: int,
+    stop: int,
+    query: Any,
+    key: Any,
+) -> None:
+    """DeBERTa's c2p and p2c terms of a key-major block, gathered by offset."""
     cols = scores.shape[0]
+    if terms.position_keys is not None:
+        by_bucket = terms.position_keys[head].float() @ query.T  # (R, rows)
+        index = _offset_rows(terms.c2p_index, q, start, stop, cols).T  # (cols, rows)
+        scores.add_(by_bucket.gather(0, index))
+    if terms.position_queries is not None:
+        by_bucket = key.float() @ terms.position_queries[head].float().T  # (cols, R)
+        index = _offset_rows(terms.p2c_index, q, start, stop, cols).T
+        scores.add_(by_bucket.gather(1, index))
+
+
+def apply_to_block(
+    modifier: ScoreModifier,
+    scores: Any,
+    head: int,
+    q: int,
+    k: int,
+    start: int,
+    stop: int,
+    query: Any = None,
+    key: Any = None,
+) -> Any:
+    """Scale, cap, bias and mask a key-major block ``(cols, stop - start)`` in place.
+
+    ``query`` (rows, d) and ``key`` (cols, d) are the block's own, for the
+    terms that read them (DeBERTa's).
+    """
+    cols = scores.shape[0]
+    if modifier.relative is not None:
+        _add_relative(modifier.relative, scores, head, q, start, stop, query, key)
     scores.mul_(modifier.scaling)
     if modifier.softcap is not None:
         scores.div_(modifier.softcap).tanh_().mul_(modifier.softcap)
     if modifier.offset_bias is not None:
         table = _head_rows(modifier.offset_bias, head).to(scores.dtype)
-        # Row i of the bias is table[(q-1) - i : (q-1) - i + cols]: a sliding window.
-        windows = table.unfold(0, cols, 1)
-        first = (q - 1) - start
-        index = torch.arange(first, first - (stop - start), -1, device=scores.device)
-        scores.add_(windows.index_select(0, index).T)
+        scores.add_(_offset_rows(table, q, start, stop, cols).T)
     if modifier.full_bias is not None:
         bias = _head_rows(modifier.full_bias, head)
         rows = bias if bias.shape[0] == 1 else bias[start:stop]  # one row: a bias per key

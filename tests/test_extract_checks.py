@@ -135,14 +135,14 @@ def test_lazy_refuses_queries_and_keys_that_do_not_give_the_layers_weights(
 ) -> None:
     from attn_widget.extract import module_hooks
 
-    recipe = module_hooks.RECIPES["GPTNeoSelfAttention"]
+    recipe = module_hooks.RECIPES["gpt_neo.GPTNeoSelfAttention"]
 
     def wrong(module: Any, arguments: dict[str, Any]) -> Any:
         layer = recipe(module, arguments)
         layer.scaling = 0.5  # GPT-Neo does not scale its scores
         return layer
 
-    monkeypatch.setitem(module_hooks.RECIPES, "GPTNeoSelfAttention", wrong)
+    monkeypatch.setitem(module_hooks.RECIPES, "gpt_neo.GPTNeoSelfAttention", wrong)
     with pytest.raises(
         ValueError, match=r"lazy=True: GPTNeoModel attention layer 0, case 0: .*differ"
     ):
@@ -319,3 +319,28 @@ def test_longformer_global_tokens_are_rebuilt_from_the_layers_own_projections(
             full[:, gidx] = torch.softmax(qg[:, gidx] @ kg.transpose(-1, -2), -1)
             np.testing.assert_allclose(data.values[case][layer], full.detach().numpy(), atol=1e-5)
     assert not data.is_causal(0)
+
+
+def test_longformer_lazy_works_without_global_tokens_and_refuses_them(tokenizer: Any) -> None:
+    torch.manual_seed(0)
+    config = T.LongformerConfig(
+        vocab_size=110,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        attention_window=4,
+        max_position_embeddings=80,
+        pad_token_id=1,
+    )
+    model = T.LongformerModel(config).eval()
+    full = aw.extract_attention(model, tokenizer, TEXTS)
+    lazy = aw.extract_attention(model, tokenizer, TEXTS, lazy=True)
+    assert lazy.modifiers[0][0].band == (2, 2)  # one-sided window of attention_window / 2
+    for case in range(2):
+        np.testing.assert_allclose(lazy.case_values(case), full.values[case], atol=1e-5)
+    globals_ = [[1] + [0] * 17, [1] + [0] * 8]
+    with pytest.raises(ValueError, match=r"^lazy=True: LongformerModel has global tokens"):
+        aw.extract_attention(
+            model, tokenizer, TEXTS, lazy=True, model_inputs={"global_attention_mask": globals_}
+        )

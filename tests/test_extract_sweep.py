@@ -241,10 +241,44 @@ FAMILIES = [
         ),
     ),
     Family(
-        "deberta-v2",
+        "deberta",
         "encoder",
-        lambda: _bert_like(T.DebertaV2Config, max_position_embeddings=128),
-        lazy=False,
+        lambda: _bert_like(
+            T.DebertaConfig,
+            max_position_embeddings=128,
+            relative_attention=True,
+            pos_att_type=["c2p", "p2c"],
+            max_relative_positions=16,
+        ),
+        lazy=False,  # v1's fused projections: no recipe
+    ),
+    Family(
+        "deberta-v2", "encoder", lambda: _bert_like(T.DebertaV2Config, max_position_embeddings=128)
+    ),
+    Family(
+        "deberta-v3-disentangled",
+        "encoder",
+        lambda: _bert_like(
+            T.DebertaV2Config,
+            max_position_embeddings=128,
+            relative_attention=True,
+            pos_att_type=["p2c", "c2p"],
+            position_buckets=8,  # log buckets past 4 tokens: the texts run past them
+            max_relative_positions=32,
+            share_att_key=True,
+        ),
+    ),
+    Family(
+        "deberta-v2-own-position-projections",
+        "encoder",
+        lambda: _bert_like(
+            T.DebertaV2Config,
+            max_position_embeddings=128,
+            relative_attention=True,
+            pos_att_type=["c2p", "p2c"],
+            max_relative_positions=12,
+            share_att_key=False,
+        ),
     ),
     Family(
         "mpnet",
@@ -267,7 +301,6 @@ FAMILIES = [
             attention_window=4,
             max_position_embeddings=130,
         ),
-        lazy=False,
     ),
     # encoder-decoder
     Family("bart", "encoder-decoder", lambda: _seq2seq(T.BartConfig, max_position_embeddings=128)),
@@ -283,7 +316,6 @@ FAMILIES = [
             max_encoder_position_embeddings=128,
             max_decoder_position_embeddings=128,
         ),
-        lazy=False,
     ),
 ]
 NAMES = [f.name for f in FAMILIES]

@@ -93,6 +93,7 @@ def modifier_of(
     sinks: torch.Tensor | None,
     bias_tables: dict[str, list[Any]],
     source: torch.Tensor | None = None,
+    relative: Any = None,
 ) -> ScoreModifier:
     """The modifier of one case's layer from its cropped ``(q, k)`` mask and ``(h|1, q, k)`` bias.
 
@@ -136,6 +137,7 @@ def modifier_of(
         offset_bias=offset_bias,
         full_bias=full_bias,
         sinks=None if sinks is None else sinks.detach().float().clone(),
+        relative=relative,
     )
 
 
@@ -213,6 +215,24 @@ def _rows_of(tensor: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | 
     return tensor.index_select(-2, rows.to(tensor.device))
 
 
+def _case_relative(terms: Any, rows: torch.Tensor | None, n: int, length: int) -> Any:
+    """A case's own offsets of relative terms made for the padded length (a prefix of it)."""
+    if terms is None or n == length:
+        return terms
+    if rows is not None and not bool(torch.equal(rows.cpu(), torch.arange(n))):
+        raise LazyRefusal(
+            "lazy=True: relative position terms need each case's tokens first in the batch"
+        )
+    from ..lazy_scores import RelativeTerms
+
+    def crop(vector: Any) -> Any:
+        return None if vector is None else vector[length - n : length + n - 1]
+
+    return RelativeTerms(
+        terms.position_keys, crop(terms.c2p_index), terms.position_queries, crop(terms.p2c_index)
+    )
+
+
 def keep_layer(
     *,
     owner: str,
@@ -286,6 +306,7 @@ def keep_layer(
             sinks=sinks,
             bias_tables=bias_tables[c],
             source=bias,
+            relative=_case_relative(kwargs.get("relative"), rows, q_c.shape[1], query.shape[2]),
         )
         # Contiguous copies: the capture's views are strided, and every later tile reads them.
         kept = LazyLayer(

@@ -1,6 +1,6 @@
 """``lazy=True`` for models outside transformers' attention interface: hook the attention modules.
 
-Such models (GPT-Neo, BLOOM, MPT, Falcon, XGLM, MPNet, BigBird) compute
+Such models (GPT-Neo, BLOOM, MPT, Falcon, XGLM, MPNet, BigBird, DeBERTa) compute
 their attention in their own code, so no attention function hands over
 queries and keys. Instead a forward hook on each attention module reads what
 the module was given (hidden states, ALiBi tensor, position bias, mask) and
@@ -10,8 +10,8 @@ module's own projections. The model runs once with eager attention and
 computed from what was kept (:mod:`.lazy_capture`), then dropped from the
 module's output at once, so no more than one layer's weights are ever held.
 
-Modules without a recipe (DeBERTa's disentangled attention, Longformer's
-global tokens, BigBird's block-sparse attention) are refused in one sentence.
+Modules without a recipe (Longformer's and LED's global tokens, BigBird's
+block-sparse attention, DeBERTa v1) are refused in one sentence.
 """
 
 from __future__ import annotations
@@ -40,6 +40,17 @@ class LayerInputs:
     allowed: torch.Tensor | None  # bool (B|1, 1, q, k), True = attend; None: all (or causal)
     causal: bool = False
     bias: torch.Tensor | None = None  # (B|1, heads, q|1, k)
+    relative: Any = None  # lazy_scores.RelativeTerms over the padded length (DeBERTa)
+    # The layer's own (B, heads, q, k) weights from its output, where they are not
+    # there as such (Longformer's banded rows), and which output slot holds them.
+    own_weights: Callable[[Any], torch.Tensor] | None = None
+    weights_slot: int = 1
+    # Positions past the batch's length are the model's own padding (Longformer
+    # pads to a multiple of its window): cropped off.
+    padded: bool = False
+    # What replaces the dropped weights: None, or an empty tensor of their rank for
+    # models whose next layer still transposes and crops them (Longformer's encoder).
+    empty_in_place: bool = False
 
 
 def _allowed_from_additive(mask: torch.Tensor | None) -> torch.Tensor | None:
@@ -119,14 +130,16 @@ def _gpt_neo(m: Any, a: dict[str, Any]) -> LayerInputs:
     return LayerInputs(q, k, 1.0, allowed, True)
 
 
-def _xglm(m: Any, a: dict[str, Any]) -> LayerInputs:
-    if a.get("key_value_states") is not None:
-        raise _NoRecipe("its cross-attention")
+def _bart_like(m: Any, a: dict[str, Any]) -> LayerInputs:
+    """XGLM's and LED's decoder attention (BART's shape): ``q · scaling``, keys from the
+    encoder's states for cross-attention; the mask holds causality and padding."""
     h = a["hidden_states"]
-    q, k = _heads(m.q_proj(h), m.num_heads), _heads(m.k_proj(h), m.num_heads)
-    return LayerInputs(
-        q, k, float(m.scaling), _allowed_from_additive(a.get("attention_mask")), True
-    )
+    source = a.get("key_value_states")
+    q = _heads(m.q_proj(h), m.num_heads)
+    k = _heads(m.k_proj(h if source is None else source), m.num_heads)
+    allowed = _allowed_from_additive(a.get("attention_mask"))
+    causal = source is None and bool(getattr(m, "is_decoder", True))
+    return LayerInputs(q, k, float(m.scaling), allowed, causal)
 
 
 def _bert_like(query: str, key: str, size: str) -> Callable[[Any, dict[str, Any]], LayerInputs]:
@@ -146,32 +159,116 @@ def _bert_like(query: str, key: str, size: str) -> Callable[[Any, dict[str, Any]
     return recipe
 
 
-# Module class name -> recipe. Each recipe mirrors that class's forward in
-# transformers 5.x; the sampled-row check catches any drift.
+def _longformer(m: Any, a: dict[str, Any]) -> LayerInputs:
+    """Longformer and LED encoders without global tokens: a band of ``w`` keys either side."""
+    from .banded import full_from_banded
+
+    if a.get("is_global_attn"):
+        raise _NoRecipe("global tokens (their own query and key projections)")
+    h = a["hidden_states"]  # (B, S_pad, D)
+    q = _heads(m.query(h), m.num_heads) / math.sqrt(m.head_dim)
+    k = _heads(m.key(h), m.num_heads)
+    w = m.one_sided_attn_window_size
+    n = h.shape[1]
+    near = torch.arange(n, device=h.device)[None, :] - torch.arange(n, device=h.device)[:, None]
+    keys = a["attention_mask"] == 0  # (B, S_pad): 0 = attends locally, < 0 = masked
+    allowed = (near.abs() <= w)[None, None] & keys[:, None, None, :]
+
+    def own(output: Any) -> torch.Tensor:
+        banded = output[1].transpose(1, 2)  # (B, heads, S_pad, 2w + 1)
+        return full_from_banded(banded, None, w, [[] for _ in range(banded.shape[0])])
+
+    return LayerInputs(q, k, 1.0, allowed, False, own_weights=own, padded=True, empty_in_place=True)
+
+
+def _offsets(matrix: torch.Tensor) -> torch.Tensor:
+    """The ``(q + k - 1,)`` vector of a ``(q, k)`` matrix that depends on ``j - i`` only."""
+    from ..lazy_scores import toeplitz_table
+
+    vector = toeplitz_table(matrix[None])
+    if vector is None:
+        raise _NoRecipe("relative positions that do not depend on the offset alone")
+    return vector[0]
+
+
+def _deberta(m: Any, a: dict[str, Any]) -> LayerInputs:
+    """DeBERTa (v2, v3): ``(q·k + c2p + p2c) / sqrt(d · factor)``, the relative terms by offset."""
+    from transformers.models.deberta_v2.modeling_deberta_v2 import build_relative_position
+
+    from ..lazy_scores import RelativeTerms
+
+    h = a["hidden_states"]
+    states = a.get("query_states")
+    states = h if states is None else states
+    heads = m.num_attention_heads
+
+    def split(x: torch.Tensor) -> torch.Tensor:
+        flat = m.transpose_for_scores(x, heads)  # (B * heads, n, d)
+        return flat.view(x.shape[0], heads, *flat.shape[1:])
+
+    q, k = split(m.query_proj(states)), split(m.key_proj(h))
+    types = m.pos_att_type or []
+    factor = 1 + ("c2p" in types) + ("p2c" in types)
+    scaling = 1.0 / math.sqrt(q.shape[-1] * factor)
+    allowed = a["attention_mask"].bool()
+    relative = None
+    if m.relative_attention:
+        if q.shape[2] != k.shape[2]:
+            raise _NoRecipe("queries and keys of different lengths")
+        positions = a.get("relative_pos")
+        if positions is None:
+            positions = build_relative_position(
+                q[0], k[0], bucket_size=m.position_buckets, max_position=m.max_relative_positions
+            )
+        positions = positions.reshape(-1, *positions.shape[-2:])[0].long()
+        span = m.pos_ebd_size
+        embeddings = m.pos_dropout(a["rel_embeddings"])[: 2 * span][None]
+        keys_proj: Any = m.key_proj if m.share_att_key else getattr(m, "pos_key_proj", None)
+        queries_proj: Any = m.query_proj if m.share_att_key else getattr(m, "pos_query_proj", None)
+        c2p = "c2p" in types
+        p2c = "p2c" in types
+        relative = RelativeTerms(
+            position_keys=split(keys_proj(embeddings))[0] if c2p else None,
+            c2p_index=_offsets(torch.clamp(positions + span, 0, 2 * span - 1)) if c2p else None,
+            position_queries=split(queries_proj(embeddings))[0] if p2c else None,
+            # p2c[i, j] reads bucket p2c_pos[j, i]: the transposed matrix, by offset.
+            p2c_index=_offsets(torch.clamp(-positions + span, 0, 2 * span - 1).T) if p2c else None,
+        )
+    return LayerInputs(q, k, scaling, allowed, False, None, relative)
+
+
+# "model.Class" (transformers' models/<model>/modeling_<model>.py) -> recipe. Each
+# recipe mirrors that class's forward in transformers 5.x; the sampled-row check
+# catches any drift. Classes of the same name elsewhere (DeBERTa v1's
+# DisentangledSelfAttention) have no recipe.
 RECIPES: dict[str, Callable[[Any, dict[str, Any]], LayerInputs]] = {
-    "BloomAttention": _bloom,
-    "MptAttention": _mpt,
-    "FalconAttention": _falcon,
-    "GPTNeoSelfAttention": _gpt_neo,
-    "XGLMAttention": _xglm,
-    "MPNetSelfAttention": _bert_like("q", "k", "attention_head_size"),
-    "BigBirdSelfAttention": _bert_like("query", "key", "attention_head_size"),
+    "bloom.BloomAttention": _bloom,
+    "mpt.MptAttention": _mpt,
+    "falcon.FalconAttention": _falcon,
+    "gpt_neo.GPTNeoSelfAttention": _gpt_neo,
+    "xglm.XGLMAttention": _bart_like,
+    "led.LEDDecoderAttention": _bart_like,
+    "mpnet.MPNetSelfAttention": _bert_like("q", "k", "attention_head_size"),
+    "big_bird.BigBirdSelfAttention": _bert_like("query", "key", "attention_head_size"),
+    "deberta_v2.DisentangledSelfAttention": _deberta,
+    "longformer.LongformerSelfAttention": _longformer,
+    "led.LEDEncoderSelfAttention": _longformer,
 }
 
 # Attention modules known to have no recipe, and why (one clause each).
 WHY_NOT: dict[str, str] = {
-    "DisentangledSelfAttention": (
-        "adds content-to-position and position-to-content terms from relative position "
-        "embeddings to every score"
-    ),
-    "LongformerSelfAttention": "mixes a sliding window with global tokens of their own projections",
-    "LEDEncoderSelfAttention": "mixes a sliding window with global tokens of their own projections",
-    "BigBirdBlockSparseAttention": "attends to random blocks of keys",
+    "big_bird.BigBirdBlockSparseAttention": "attends to random blocks of keys",
 }
 
 
 class _NoRecipe(Exception):
     pass
+
+
+def recipe_key(module: Any) -> str:
+    """``"model.Class"`` of a transformers module (``"bloom.BloomAttention"``)."""
+    where = type(module).__module__.rsplit(".", 1)[-1].removeprefix("modeling_")
+    return f"{where}.{type(module).__name__}"
 
 
 def _attention_modules(model: Any) -> list[Any]:
@@ -211,14 +308,14 @@ def lazy_outside_interface(model: Any, recorder: Any, run: Any) -> None:
     if not modules:
         raise _refuse(model, "has no attention module that attn_widget can find")
     for module in modules:
-        name = type(module).__name__
-        if name in WHY_NOT:
+        name, key = type(module).__name__, recipe_key(module)
+        if key in WHY_NOT:
             raise _refuse(
                 model,
-                f"uses {name}, which {WHY_NOT[name]}, so queries and keys "
+                f"uses {name}, which {WHY_NOT[key]}, so queries and keys "
                 "alone cannot reproduce its weights",
             )
-        if name not in RECIPES:
+        if key not in RECIPES:
             raise _refuse(
                 model,
                 f"computes attention in its own code ({name}) rather than through "
@@ -232,12 +329,22 @@ def lazy_outside_interface(model: Any, recorder: Any, run: Any) -> None:
         arguments = dict(bound.arguments)
         arguments.update(arguments.pop("kwargs", {}) or {})
         try:
-            layer = RECIPES[type(module).__name__](module, arguments)
+            layer = RECIPES[recipe_key(module)](module, arguments)
         except _NoRecipe as why:
             raise _refuse(
                 model, f"has {why} in {type(module).__name__}, for which attn_widget has no recipe"
             ) from None
-        slot, weights = _own_weights(output, layer.query, layer.key)
+        except (AttributeError, KeyError, TypeError, RuntimeError) as error:
+            # Another library's class of the same name, or a version that moved things.
+            raise _refuse(
+                model,
+                f"has a {type(module).__name__} that attn_widget's recipe of that name does "
+                f"not fit ({type(error).__name__}: {error})",
+            ) from error
+        if layer.own_weights is not None:
+            slot, weights = layer.weights_slot, layer.own_weights(output)
+        else:
+            slot, weights = _own_weights(output, layer.query, layer.key)
         if weights is None:
             raise _refuse(
                 model,
@@ -246,7 +353,8 @@ def lazy_outside_interface(model: Any, recorder: Any, run: Any) -> None:
             )
         recorder.keep_hooked(module, layer, weights)
         # The layer's weights were checked: drop them, so no more than one is ever held.
-        return (*output[:slot], None, *output[slot + 1 :])
+        dropped = output[slot].new_zeros((0,) * output[slot].ndim) if layer.empty_in_place else None
+        return (*output[:slot], dropped, *output[slot + 1 :])
 
     # First in line: transformers' own output-capturing hooks then see the dropped weights.
     handles = [m.register_forward_hook(hook, with_kwargs=True, prepend=True) for m in modules]

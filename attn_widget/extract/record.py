@@ -377,18 +377,27 @@ class Recorder:
         """Keep a layer a module recipe recomputed (:mod:`.module_hooks`); its weights check it."""
         self.calls += 1
         name, part = self._component(module)
-        cases, _, q, _ = layer.query.shape
-        self._check_shape(name, part, q, layer.key.shape[2], cases)
+        query, key, allowed = layer.query, layer.key, layer.allowed
+        if layer.padded:  # the model's own padding past the batch's length
+            q_len, k_len = part.queries.length, part.keys.length
+            query, key, weights = (
+                query[:, :, :q_len],
+                key[:, :, :k_len],
+                weights[..., :q_len, :k_len],
+            )
+            allowed = None if allowed is None else allowed[..., :q_len, :k_len]
+        cases, _, q, _ = query.shape
+        self._check_shape(name, part, q, key.shape[2], cases)
         self.keep_lazy(
             name,
             part,
             self.expectation(name, module),
-            layer.query,
-            layer.key,
-            layer.allowed,
+            query,
+            key,
+            allowed,
             layer.causal and layer.allowed is None and q > 1,
             layer.scaling,
-            {"position_bias": layer.bias},
+            {"position_bias": layer.bias, "relative": layer.relative},
             own_weights=weights,
         )
 
