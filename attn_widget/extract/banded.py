@@ -19,9 +19,10 @@ The rows rebuilt here are checked like any others (row sums, zeros).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["banded_modules", "full_from_banded", "is_banded"]
 
@@ -46,6 +47,8 @@ def full_from_banded(
     ``window`` is the one-sided window ``w``; ``globals_per_case[b]`` the
     sorted global positions of case ``b`` (empty: none).
     """
+    import torch
+
     cases, heads, length, width = local.shape
     band = 2 * window + 1
     extra = width - band
