@@ -133,19 +133,19 @@ def _ask_for_weights(
     args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> tuple[tuple[Any, ...], dict[str, Any], tuple[bool, bool]]:
     """The call with per-head weights requested, and what the caller had asked for."""
-    items = list(args)
+    changed = list(args)
     asked = []
     for position, name, default in (
         (_NEED_WEIGHTS, "need_weights", True),
         (_AVERAGE, "average_attn_weights", True),
     ):
-        if len(items) > position:
-            asked.append(bool(items[position]))
-            items[position] = name == "need_weights"
+        if len(changed) > position:
+            asked.append(bool(changed[position]))
+            changed[position] = name == "need_weights"
         else:
             asked.append(bool(kwargs.get(name, default)))
             kwargs[name] = name == "need_weights"
-    return tuple(items), kwargs, (asked[0], asked[1])
+    return tuple(changed), kwargs, (asked[0], asked[1])
 
 
 @contextlib.contextmanager
