@@ -27,7 +27,9 @@ window of 512), ALiBi (BLOOM, outside the attention interface: lazy hooks
 its modules) and T5's relative position bias (the T5 encoder), each as a
 plain forward with its default attention (``sdpa``; BLOOM has only eager),
 ``from_model`` and ``lazy``, with the ratios to the plain forward of time and
-peak memory (best of ``--repeat`` fresh processes: the CPUs may be shared).
+peak memory (best of ``--repeat`` fresh processes: the CPUs may be shared), and
+of time measured side by side in the variant's own process (alternating with a
+plain forward, best of 3), which load drift on a shared machine does not skew.
 """
 
 from __future__ import annotations
@@ -182,18 +184,35 @@ def kind_child(kind: str, variant: str, n: int) -> dict[str, Any]:
     start = time.perf_counter()
     result = run(n)
     seconds = time.perf_counter() - start
+    peak = _rss_mb()
+    paired = None
     if variant != "sdpa":
         data = result.data
         assert data.shape(0) == (n, n)
         if variant == "lazy":
             assert isinstance(data, aw.LazyAttention)
+        del result, data
+        # Side by side in this process, alternating, best of 3: the ratio that a
+        # shared machine's load drift does not skew (peak memory is taken above).
+        ids = torch.tensor([tokenizer(text(n))["input_ids"]])
+        best = {"plain": float("inf"), "this": float("inf")}
+        for _ in range(3):
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                model(input_ids=ids)
+            best["plain"] = min(best["plain"], time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            run(n)
+            best["this"] = min(best["this"], time.perf_counter() - t0)
+        paired = best["this"] / best["plain"]
     return {
         "kind": kind,
         "variant": variant,
         "n": n,
         "seconds": seconds,
-        "peak_mb": _rss_mb(),
+        "peak_mb": peak,
         "base_mb": base,
+        "paired": paired,
     }
 
 
@@ -206,7 +225,7 @@ def main_kinds(n: int, env: dict[str, str], repeat: int = 1) -> None:
     )
     print(
         f"{'kind':<16} {'variant':<11} {'wall s':>8} {'peak MB':>9} {'base MB':>8} "
-        f"{'t / sdpa':>9} {'mem / sdpa':>11}"
+        f"{'t / sdpa':>9} {'mem / sdpa':>11} {'t / plain, same process':>24}"
     )
     for kind in KINDS:
         rows = []
@@ -235,7 +254,8 @@ def main_kinds(n: int, env: dict[str, str], repeat: int = 1) -> None:
             if sdpa and r is not sdpa:
                 ratios = (
                     f"{r['seconds'] / sdpa['seconds']:>8.2f}x "
-                    f"{r['peak_mb'] / sdpa['peak_mb']:>10.2f}x"
+                    f"{r['peak_mb'] / sdpa['peak_mb']:>10.2f}x "
+                    f"{r['paired']:>23.2f}x"
                 )
             print(
                 f"{kind:<16} {r['variant']:<11} {r['seconds']:>8.2f} {r['peak_mb']:>9.0f} "
