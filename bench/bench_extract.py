@@ -35,6 +35,7 @@ plain forward, best of 3), which load drift on a shared machine does not skew.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -179,11 +180,18 @@ def kind_child(kind: str, variant: str, n: int) -> dict[str, Any]:
                 return model(input_ids=ids)
         return aw.from_model(model, tokenizer, text(length), lazy=variant == "lazy")
 
-    run(16)
+    def warm(length: int) -> None:
+        result = run(length)
+        if hasattr(result, "close"):
+            result.close()  # a widget stays registered until closed: free its weights
+        del result
+        gc.collect()
+
+    warm(16)
     base = _rss_mb()
     # A first full-size run warms the allocator and the kernels for these shapes; the
     # peak (ru_maxrss) is this variant's own either way.
-    run(n)
+    warm(n)
     start = time.perf_counter()
     result = run(n)
     seconds = time.perf_counter() - start
@@ -194,7 +202,10 @@ def kind_child(kind: str, variant: str, n: int) -> dict[str, Any]:
         assert data.shape(0) == (n, n)
         if variant == "lazy":
             assert isinstance(data, aw.LazyAttention)
+        if hasattr(result, "close"):
+            result.close()
         del result, data
+        gc.collect()
         # Side by side in this process, alternating, best of 3: the ratio that a
         # shared machine's load drift does not skew (peak memory is taken above).
         ids = torch.tensor([tokenizer(text(n))["input_ids"]])
@@ -205,7 +216,7 @@ def kind_child(kind: str, variant: str, n: int) -> dict[str, Any]:
                 model(input_ids=ids)
             best["plain"] = min(best["plain"], time.perf_counter() - t0)
             t0 = time.perf_counter()
-            run(n)
+            warm(n)
             best["this"] = min(best["this"], time.perf_counter() - t0)
         paired = best["this"] / best["plain"]
     return {

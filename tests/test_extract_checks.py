@@ -344,3 +344,29 @@ def test_longformer_lazy_works_without_global_tokens_and_refuses_them(tokenizer:
         aw.extract_attention(
             model, tokenizer, TEXTS, lazy=True, model_inputs={"global_attention_mask": globals_}
         )
+
+
+def test_big_bird_block_sparse_weights_that_do_not_sum_to_one_are_refused(tokenizer: Any) -> None:
+    """transformers' block-sparse reconstruction leaves the random blocks out of the rows it
+    returns (middle rows sum to about 0.83): shown as they are, they would be wrong."""
+    torch.manual_seed(0)
+    config = T.BigBirdConfig(
+        vocab_size=110,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        attention_type="block_sparse",
+        block_size=2,
+        num_random_blocks=1,
+    )
+    model = T.BigBirdModel(config).eval()
+    text = " ".join(WORDS[:30])
+    with pytest.raises(ValueError, match=r"attention layer 0, case 0: .*does not sum to 1"):
+        aw.extract_attention(model, tokenizer, text)
+    with pytest.raises(
+        ValueError, match=r"^lazy=True: BigBirdModel uses BigBirdBlockSparseAttention"
+    ):
+        aw.extract_attention(model, tokenizer, text, lazy=True)
+    assert model.config.attention_type == "block_sparse"
