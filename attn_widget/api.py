@@ -19,7 +19,8 @@ from . import io, overlays
 from .analysis.results import HeadScores
 from .data import AttentionSource
 from .extract import (
-    extract_attention,
+    attention_from_cache,
+    attention_of,
     media,  # images, audio, image+text (issue 14)
 )
 from .extract.generate import Generation, generate_attention
@@ -32,6 +33,7 @@ __all__ = [
     "compare",
     "evolution",
     "flow",
+    "from_cache",
     "from_model",
     "generate",
     "head_scores",
@@ -146,7 +148,7 @@ def _storage(dtype: Any) -> Any:
 
 def from_model(
     model: Any,
-    tokenizer: Any,
+    tokenizer: Any = None,
     inputs: Any = None,
     /,
     *,
@@ -154,12 +156,18 @@ def from_model(
     target: str | Sequence[str] | None = None,
     dtype: Any = "float32",
     lazy: bool = False,
+    model_inputs: Mapping[str, Any] | None = None,
     **widget_options: Any,
 ) -> AttentionWidget:
-    """:func:`~attn_widget.extract.extract_attention`, shown in an :class:`AttentionWidget`.
+    """The attention of any model a user has, shown in an :class:`AttentionWidget`.
 
-    ``inputs`` is the text (or ``text=``). Encoder-decoder models give a
-    widget with a component choice (encoder, decoder, cross).
+    A transformers model with its tokenizer (see
+    :func:`~attn_widget.extract.extract_attention`), an nnsight
+    ``LanguageModel``, or a TransformerLens model; the last two bring their
+    own tokenizer: ``from_model(model, text)``. ``inputs`` is the text (or
+    ``text=``). Encoder-decoder models give a widget with a component choice
+    (encoder, decoder, cross). ``model_inputs`` are more inputs of the
+    forward pass (Longformer's ``global_attention_mask``).
     ``widget_options`` (``layer``, ``head``, ``gamma``, ``large``,
     ``byte_budget``, ...) go to the widget.
 
@@ -170,7 +178,6 @@ def from_model(
     target="transcript")``, ``from_model(llava, processor, image, text="...")``;
     see :mod:`attn_widget.extract.media`.
     """
-    # --- images, audio, image+text: attn_widget.extract.media (issue 14) ---
     if media.handles(model, inputs):
         options = {k: widget_options.pop(k) for k in media.OPTIONS if k in widget_options}
         found = media.extract_media(
@@ -180,11 +187,28 @@ def from_model(
     if inputs is not None and text is not None:
         raise ValueError("text: given twice (as the third argument and as text=); give it once")
     text = inputs if inputs is not None else text
-    if text is None:
-        raise ValueError("text: expected a string or a list of strings, got none")
-    # --- end of the media branch ---
-    result = extract_attention(model, tokenizer, text, target=target, dtype=dtype, lazy=lazy)
+    extra = {"model_inputs": model_inputs} if model_inputs is not None else {}
+    result = attention_of(model, tokenizer, text, target=target, dtype=dtype, lazy=lazy, **extra)
     return AttentionWidget(result, **widget_options)
+
+
+def from_cache(
+    cache: Any,
+    tokens: Any = None,
+    *,
+    padding_side: str = "right",
+    dtype: Any = "float32",
+    **widget_options: Any,
+) -> AttentionWidget:
+    """A TransformerLens ``ActivationCache`` (3.x or 4.x) in an :class:`AttentionWidget`.
+
+    Every ``blocks.{L}.attn.hook_pattern`` is a layer and the batch gives the
+    cases; ``tokens`` is one list for every case or one per case (e.g.
+    ``model.to_str_tokens(texts)``). See
+    :func:`~attn_widget.extract.attention_from_cache`.
+    """
+    data = attention_from_cache(cache, tokens, padding_side=padding_side, dtype=dtype)
+    return AttentionWidget(data, **widget_options)
 
 
 def load(

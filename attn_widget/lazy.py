@@ -5,7 +5,10 @@ queries and keys take a few hundred MB. :class:`LazyAttention` keeps, for each
 case and layer, the queries ``(heads, q, d)`` and keys ``(kv_heads, k, d)`` as
 the model used them (after rotary embeddings) and computes any block of rows
 exactly: ``softmax(Q Kᵀ · scaling + mask)``, on the device the tensors live on
-(the GPU when the model is on one). Memory grows as N·d, not N².
+(the GPU when the model is on one). Memory grows as N·d, not N². What a layer
+does beyond scaling (sliding windows, ALiBi and relative position biases,
+soft-capping, sinks) is one :class:`~attn_widget.lazy_scores.ScoreModifier`
+per case and layer, applied to each block by ``lazy_scores``.
 
 It implements :class:`~attn_widget.data.AttentionSource`, so the widget,
 the kernel's replies, the exports and the files take it as they take
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .data import check_indices
+from .lazy_scores import ScoreModifier, apply_to_block, sink_logit, visible_keys
 
 __all__ = ["LazyAttention"]
 
@@ -54,6 +58,11 @@ class LazyAttention:
         The factor on ``Q Kᵀ`` (``1 / sqrt(d)`` for most models).
     causal:
         Whether query ``i`` sees only keys ``<= i + (k - q)`` (decoder self-attention).
+    modifiers:
+        Instead of ``scaling`` and ``causal``: one
+        :class:`~attn_widget.lazy_scores.ScoreModifier` per case and layer
+        (``modifiers[case][layer]``), for layers with their own scaling, a
+        sliding window, a position bias, soft-capping or sinks.
     """
 
     def __init__(
@@ -63,8 +72,9 @@ class LazyAttention:
         tokens: Sequence[Sequence[str]],
         *,
         target_tokens: Sequence[Sequence[str]] | None = None,
-        scaling: float,
-        causal: bool,
+        scaling: float | None = None,
+        causal: bool = False,
+        modifiers: Sequence[Sequence[ScoreModifier]] | None = None,
         meta: Mapping[str, Any] | None = None,
         raw_tokens: Any = None,
     ) -> None:
@@ -106,10 +116,35 @@ class LazyAttention:
                     f"tokens (query x key) but its queries and keys give {q} x {k}"
                 )
         self.is_cross = target_tokens is not None
-        self.scaling = float(scaling)
-        self.causal = bool(causal)
+        self.modifiers = self._modifiers(modifiers, scaling, causal)
+        self.causal = all(m.causal for case in self.modifiers for m in case)
         self.meta: dict[str, Any] = dict(meta or {})
         self.raw_tokens = raw_tokens
+
+    def _modifiers(
+        self,
+        modifiers: Sequence[Sequence[ScoreModifier]] | None,
+        scaling: float | None,
+        causal: bool,
+    ) -> list[list[ScoreModifier]]:
+        if modifiers is None:
+            if scaling is None:
+                raise ValueError("scaling: expected the factor on Q·Kᵀ (or modifiers=), got None")
+            plain = ScoreModifier(float(scaling), band=(None, 0) if causal else (None, None))
+            return [[plain] * self.n_layers for _ in self.queries]
+        found = [list(case) for case in modifiers]
+        if len(found) != len(self.queries) or any(len(c) != self.n_layers for c in found):
+            raise ValueError(
+                f"modifiers: expected {len(self.queries)} case(s) x {self.n_layers} layers, got "
+                f"{[len(c) for c in found]}"
+            )
+        device = self.queries[0][0].device
+        return [[m.to(device) for m in case] for case in found]
+
+    @property
+    def scaling(self) -> float:
+        """The first layer's factor on ``Q Kᵀ`` (see ``modifiers`` for every layer)."""
+        return self.modifiers[0][0].scaling
 
     # The weights are computed when asked: never packed whole for the browser.
     holds_weights = False
@@ -129,50 +164,58 @@ class LazyAttention:
     ) -> None:
         check_indices(self, layer=layer, head=head, case=case)
 
-    def _visible_keys(self, case: int, stop: int) -> int:
-        """How many leading keys rows ``< stop`` can see (all of them unless causal)."""
-        q, k = self.shape(case)
-        return max(0, min(k, stop + (k - q))) if self.causal else k
-
-    def _inputs(self, layer: int, head: int, case: int) -> tuple[Any, Any]:
-        """One head's queries and (shared, for grouped heads) keys as float32."""
+    def _inputs(self, layer: int, head: int, case: int) -> tuple[Any, Any, ScoreModifier, int]:
+        """One head's queries, (shared, for grouped heads) keys as float32, modifier and index."""
         query = self.queries[case][layer][head].float()
         key = self.keys[case][layer][head // (self.n_heads // self.kv_heads)].float()
-        return query, key
+        return query, key, self.modifiers[case][layer], head
 
-    def _scores(self, query: Any, key: Any, case: int, start: int, stop: int, cols: int) -> Any:
-        """Scaled scores of keys ``0:cols`` (rows) against queries ``start:stop`` (columns).
+    def _visible_keys(self, inputs: Sequence[tuple[Any, ...]], case: int, stop: int) -> int:
+        """How many leading keys rows ``< stop`` can see (all of them unless causal)."""
+        q, k = self.shape(case)
+        return max(visible_keys(m, q, k, stop) for _, _, m, _ in inputs)
+
+    def _scores(
+        self,
+        inputs: tuple[Any, Any, ScoreModifier, int],
+        case: int,
+        start: int,
+        stop: int,
+        cols: int,
+    ) -> Any:
+        """Scores of keys ``0:cols`` (rows) against queries ``start:stop`` (columns).
 
         Key-major: the reductions that follow (over keys, and over pooled
         groups of keys) then run across contiguous query columns, which on a
-        CPU is twice as fast as reducing along each query's row.
+        CPU is twice as fast as reducing along each query's row. The layer's
+        modifier scales, caps, biases and masks the block.
         """
-        torch = _torch()
-        scores = (key[:cols] @ query[start:stop].T).mul_(self.scaling)
-        if self.causal:
-            # Only the block's diagonal band can hold keys a query may not see:
-            # query start + r sees keys <= start + r + (k - q).
-            q, k = self.shape(case)
-            edge = start + (k - q) + 1
-            if edge < cols:
-                hidden = torch.ones(
-                    (cols - edge, stop - start), dtype=torch.bool, device=scores.device
-                ).tril_()
-                scores[edge:].masked_fill_(hidden, float("-inf"))
-        return scores
+        query, key, modifier, head = inputs
+        q, k = self.shape(case)
+        block_query, block_key = query[start:stop], key[:cols]
+        scores = block_key @ block_query.T
+        return apply_to_block(modifier, scores, head, q, k, start, stop, block_query, block_key)
 
     @staticmethod
-    def _log_normaliser(scores: Any, key_max: Any) -> Any:
-        """Each query's log-sum-exp over keys; overwrites ``scores`` (key-major)."""
-        return scores.sub_(key_max).exp_().sum(0, keepdim=True).log_().add_(key_max)
+    def _log_normaliser(scores: Any, key_max: Any, sink: float | None) -> Any:
+        """Each query's log-sum-exp over keys (and the sink); overwrites ``scores`` (key-major)."""
+        torch = _torch()
+        if sink is not None:
+            key_max = torch.clamp(key_max, min=sink)
+        total = scores.sub_(key_max).exp_().sum(0, keepdim=True)
+        if sink is not None:
+            total.add_(torch.exp(sink - key_max))
+        return total.log_().add_(key_max)
 
-    def _heads_inputs(self, layer: int, head: int | None, case: int) -> list[tuple[Any, Any]]:
+    def _heads_inputs(
+        self, layer: int, head: int | None, case: int
+    ) -> list[tuple[Any, Any, ScoreModifier, int]]:
         """The float32 queries and keys of one head, or of every head for the mean."""
         heads = range(self.n_heads) if head is None else (head,)
         return [self._inputs(layer, h, case) for h in heads]
 
     def _probabilities(
-        self, inputs: list[tuple[Any, Any]], case: int, start: int, stop: int, k0: int, k1: int
+        self, inputs: list[tuple[Any, ...]], case: int, start: int, stop: int, k0: int, k1: int
     ) -> Any:
         """Weights of rows ``start:stop`` in key columns ``k0:k1``, key-major.
 
@@ -180,13 +223,20 @@ class LazyAttention:
         mean). Keys a causal row cannot see are never multiplied: they are zeros.
         """
         torch = _torch()
-        visible = self._visible_keys(case, stop)
+        visible = self._visible_keys(inputs, case, stop)
         seen = max(k0, min(k1, visible))
         out = torch.zeros((k1 - k0, stop - start), device=inputs[0][0].device)
-        for query, key in inputs:
-            scores = self._scores(query, key, case, start, stop, visible)
-            weights = scores.sub_(scores.amax(0, keepdim=True)).exp_()
-            out[: seen - k0].addcmul_(weights[k0:seen], weights.sum(0, keepdim=True).reciprocal_())
+        for one in inputs:
+            scores = self._scores(one, case, start, stop, visible)
+            sink = sink_logit(one[2], one[3])
+            top = scores.amax(0, keepdim=True)
+            if sink is not None:
+                top = torch.clamp(top, min=sink)
+            weights = scores.sub_(top).exp_()
+            total = weights.sum(0, keepdim=True)
+            if sink is not None:
+                total.add_(torch.exp(sink - top))
+            out[: seen - k0].addcmul_(weights[k0:seen], total.reciprocal_())
         return out.div_(len(inputs)) if len(inputs) > 1 else out
 
     def _rows_per_block(self, cols: int, multiple: int) -> int:
@@ -218,8 +268,8 @@ class LazyAttention:
         out_cols = -(-(k1 - k0) // fk)
         parts = []
         with torch.no_grad():
-            step = self._rows_per_block(self._visible_keys(case, stop), fq)
             inputs = self._heads_inputs(layer, head, case)
+            step = self._rows_per_block(self._visible_keys(inputs, case, stop), fq)
             for s in range(start, stop, step):
                 e = min(stop, s + step)
                 if head is None:
@@ -227,7 +277,7 @@ class LazyAttention:
                     block = torch.nn.functional.pad(block, (0, 0, 0, -(k1 - k0) % fk))
                     pooled = block.reshape(out_cols, fk, e - s).amax(1).T
                 else:
-                    pooled = self._pooled_head(*inputs[0], case, s, e, k0, k1, fk)
+                    pooled = self._pooled_head(inputs[0], case, s, e, k0, k1, fk)
                 pad = -(e - s) % fq
                 if pad:
                     pooled = torch.nn.functional.pad(pooled, (0, 0, 0, pad))
@@ -235,12 +285,19 @@ class LazyAttention:
             return torch.cat(parts).cpu().numpy()
 
     def _pooled_head(
-        self, query: Any, key: Any, case: int, start: int, stop: int, k0: int, k1: int, fk: int
+        self,
+        inputs: tuple[Any, Any, ScoreModifier, int],
+        case: int,
+        start: int,
+        stop: int,
+        k0: int,
+        k1: int,
+        fk: int,
     ) -> Any:
         """One head's rows ``start:stop``, columns ``k0:k1``, pooled by ``fk`` along columns."""
         torch = _torch()
-        visible = self._visible_keys(case, stop)
-        scores = self._scores(query, key, case, start, stop, visible)
+        visible = self._visible_keys([inputs], case, stop)
+        scores = self._scores(inputs, case, start, stop, visible)
         rows, out_cols = stop - start, -(-(k1 - k0) // fk)
         # Group maxima of the scores, read in place; keys past the causal
         # edge stay -inf, i.e. weight 0.
@@ -255,7 +312,7 @@ class LazyAttention:
         # come from the group maxima for free.
         covers = k0 == 0 and seen == visible
         key_max = best.amax(0, keepdim=True) if covers else scores.amax(0, keepdim=True)
-        lse = self._log_normaliser(scores, key_max)
+        lse = self._log_normaliser(scores, key_max, sink_logit(inputs[2], inputs[3]))
         return torch.exp(best - lse).T
 
     def rows(self, layer: int, head: int | None, case: int, start: int, stop: int) -> np.ndarray:
@@ -290,7 +347,7 @@ class LazyAttention:
         )
 
     def is_causal(self, case: int = 0) -> bool:
-        return self.causal and not self.is_cross
+        return all(m.causal for m in self.modifiers[case]) and not self.is_cross
 
     def nbytes(self) -> int:
         """Memory held by the queries and keys."""

@@ -440,9 +440,20 @@ def test_lazy_encoder_decoder_components_equal_the_full_weights(bart: Any, wordp
             )
 
 
-def test_lazy_refuses_a_position_bias(t5: Any, wordpiece: Any) -> None:
-    with pytest.raises(ValueError, match="position bias"):
-        aw.extract_attention(t5, wordpiece, TEXTS[0], lazy=True)
+def test_lazy_t5_keeps_its_position_bias_as_one_table_per_case(t5: Any, wordpiece: Any) -> None:
+    targets = ["le chat", "un chien a aboyé toute la matinée"]
+    full = aw.extract_attention(t5, wordpiece, TEXTS, target=targets)
+    lazy = aw.extract_attention(t5, wordpiece, TEXTS, target=targets, lazy=True)
+    for part in ("encoder", "decoder", "cross"):
+        for case in range(2):
+            np.testing.assert_allclose(
+                lazy[part].case_values(case), full[part].values[case], atol=1e-5
+            )
+    encoder = lazy["encoder"].modifiers[0]
+    # T5 computes its bias once: every layer shares one (heads, 2n - 1) table.
+    assert encoder[0].offset_bias is encoder[1].offset_bias
+    n = lazy["encoder"].shape(0)[0]
+    assert tuple(encoder[0].offset_bias.shape) == (4, 2 * n - 1)
 
 
 def test_models_outside_the_attention_interface_fall_back_to_eager(wordpiece: Any) -> None:
@@ -465,8 +476,9 @@ def test_models_outside_the_attention_interface_fall_back_to_eager(wordpiece: An
             [a[0].numpy() for a in model(**inputs, output_attentions=True).attentions]
         )
     np.testing.assert_allclose(data.values[1], expected, atol=1e-5)
-    with pytest.raises(ValueError, match="lazy=True"):
-        aw.extract_attention(model, wordpiece, TEXTS[0], lazy=True)
+    # lazy=True hooks the attention modules and recomputes their queries and keys.
+    lazy = aw.extract_attention(model, wordpiece, TEXTS, lazy=True)
+    np.testing.assert_allclose(lazy.case_values(1), data.values[1], atol=1e-5)
 
 
 def test_softcapped_attention_gets_its_output_from_the_recorded_weights(metaspace: Any) -> None:

@@ -13,7 +13,7 @@ PIL = pytest.importorskip("PIL.Image")
 
 import attn_widget as aw  # noqa: E402
 from attn_widget.extract import media  # noqa: E402
-from attn_widget.extract.checks import check_weights  # noqa: E402
+from attn_widget.extract.media_checks import check_sources  # noqa: E402
 from attn_widget.media import media_of  # noqa: E402
 from tests import media_models as mm  # noqa: E402
 
@@ -289,15 +289,15 @@ def test_weights_that_break_the_model_rules_are_refused_naming_component_and_lay
     good = np.full((2, 1, 3, 3), 1 / 3, dtype=np.float32)
     rows = good.copy()
     rows[1, 0, 2] = [0.5, 0.4, 0.0]
-    with pytest.raises(ValueError, match=r"vision layer 1 \(case 0, head 0\): query row 2 sums"):
-        check_weights({"vision": aw.AttentionData(rows)}, {"vision": False})
-    with pytest.raises(ValueError, match=r"text layer 0 .* causal layer gives weight to later"):
-        check_weights({"text": aw.AttentionData(good)}, {"text": True})
+    with pytest.raises(ValueError, match=r"vision layer 1, case 0: .* at head 0, query 2"):
+        check_sources({"vision": aw.AttentionData(rows)}, {"vision": False})
+    with pytest.raises(ValueError, match=r"text layer 0, case 0: .* attends to a later key"):
+        check_sources({"text": aw.AttentionData(good)}, {"text": True})
     causal = np.tril(np.ones((3, 3), dtype=np.float32))
     causal /= causal.sum(axis=1, keepdims=True)
-    with pytest.raises(ValueError, match=r"vision layer 0 .* no weight above the diagonal"):
-        check_weights({"vision": aw.AttentionData(causal[None, None])}, {"vision": False})
-    check_weights({"text": aw.AttentionData(causal[None, None])}, {"text": True})
+    with pytest.raises(ValueError, match=r"vision layer 0, .* no weight above the diagonal"):
+        check_sources({"vision": aw.AttentionData(causal[None, None])}, {"vision": False})
+    check_sources({"text": aw.AttentionData(causal[None, None])}, {"text": True})
 
 
 def test_a_half_precision_model_gets_pixels_of_its_dtype_and_float32_weights() -> None:

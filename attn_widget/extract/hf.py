@@ -11,8 +11,10 @@ train mode runs with its dropout).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,24 +23,25 @@ from ..data import AttentionData
 from ..lazy import LazyAttention
 
 if TYPE_CHECKING:
-    from .record import Axis
+    from .record import Axis, Recorder
+from .banded import banded_modules, full_from_banded
+from .checks import Expected, expected_causal
 from .eager import eager_attentions
 from .inputs import Encoded, as_texts, encode
-from .interface import capturing
+from .interface import capturing, hooks_left_as_found
+from .structure import (
+    SINGLE,
+    position_limit,
+)
+from .structure import component_of as _component_of
+from .structure import decoder_start as _decoder_start
+from .structure import expected_layers as _expected_layers
+from .structure import model_name as _model_name
+from .structure import pad_id as _pad_id
 
 __all__ = ["extract_attention"]
 
 Extracted = AttentionData | LazyAttention
-# Module names of cross-attention in the decoders transformers ships
-# (BART/Marian/Whisper, T5, BERT-as-decoder and GPT-2, and newer models).
-_CROSS_NAMES = (
-    "encoder_attn",
-    "encdecattention",
-    "crossattention",
-    "cross_attn",
-    "cross_attention",
-)
-SINGLE = "attention"
 
 
 def _check_model(model: Any) -> None:
@@ -59,73 +62,6 @@ def _storage_dtype(dtype: Any) -> np.dtype:
     if value not in (np.float32, np.float16):
         raise ValueError(f"dtype: expected 'float32' or 'float16', got {dtype!r}")
     return value
-
-
-def _expected_layers(model: Any, component_of: Any) -> dict[str, int]:
-    """How many layers each component should record: its innermost attention modules.
-
-    Only sizes the storage up front (a wrong count costs a copy, not a wrong
-    result). BERT's ``BertAttention`` wraps ``BertSelfAttention``, T5's
-    ``T5LayerSelfAttention`` wraps ``T5Attention``: the innermost one is the
-    module that calls the attention function, once per forward pass.
-    """
-    counts: dict[str, int] = {}
-    for module in model.modules():
-        if "attention" not in type(module).__name__.lower():
-            continue
-        inner = (m for m in module.modules() if m is not module)
-        if any("attention" in type(m).__name__.lower() for m in inner):
-            continue
-        name = component_of(module)
-        counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def _component_of(model: Any, encoder_decoder: bool) -> Any:
-    """A function module -> component name, from where the module sits in the model."""
-    names: dict[int, str] = {}
-    encoder = model.get_encoder() if encoder_decoder and hasattr(model, "get_encoder") else None
-    in_encoder = {id(m) for m in encoder.modules()} if encoder is not None else set()
-    for path, module in model.named_modules():
-        last = path.rsplit(".", 1)[-1].lower()
-        if id(module) in in_encoder:
-            names[id(module)] = "encoder"
-        elif getattr(module, "is_cross_attention", False) or last in _CROSS_NAMES:
-            names[id(module)] = "cross"
-        else:
-            names[id(module)] = "decoder" if encoder_decoder else SINGLE
-    default = "decoder" if encoder_decoder else SINGLE
-    return lambda module: names.get(id(module), default)
-
-
-def _decoder_start(model: Any) -> int:
-    for source in (model.config, getattr(model, "generation_config", None)):
-        start = getattr(source, "decoder_start_token_id", None)
-        if isinstance(start, int):
-            return start
-    for name in ("bos_token_id", "pad_token_id"):
-        start = getattr(model.config, name, None)
-        if isinstance(start, int):
-            return start
-    raise ValueError(
-        f"model: {type(model).__name__} has no decoder_start_token_id (config or generation "
-        "config); set model.config.decoder_start_token_id"
-    )
-
-
-def _pad_id(tokenizer: Any, model: Any) -> int:
-    # Any id the model can embed works: padded positions are masked and cropped.
-    for value in (
-        getattr(tokenizer, "pad_token_id", None),
-        getattr(model.config, "pad_token_id", None),
-    ):
-        if isinstance(value, int) and value >= 0:
-            return value
-    return 0
-
-
-def _model_name(model: Any) -> str:
-    return str(getattr(model, "name_or_path", "") or type(model).__name__)
 
 
 def _axis(encoded: Encoded, mask: Any) -> Axis:
@@ -151,6 +87,7 @@ def extract_attention(
     target: str | Sequence[str] | None = None,
     dtype: Any = "float32",
     lazy: bool = False,
+    model_inputs: Mapping[str, Sequence[Sequence[int]]] | None = None,
 ) -> Extracted | dict[str, Extracted]:
     """Run ``model`` on ``text`` and return its attention, labelled with display tokens.
 
@@ -170,10 +107,19 @@ def extract_attention(
     lazy:
         Keep each layer's queries and keys instead of the weights (memory
         grows as N, not N²); see :class:`~attn_widget.lazy.LazyAttention`.
+    model_inputs:
+        Other per-token inputs of the model, one list per text as long as its
+        tokens (padding is added here), e.g. Longformer's
+        ``global_attention_mask``.
 
     The weights are ``softmax(Q Kᵀ · scaling + mask)`` as the layer computed
     them, before attention dropout: a model in train mode runs with its
-    dropout (so runs differ), but each row still sums to 1.
+    dropout (so runs differ), but each row still sums to 1. Models outside
+    transformers' attention interface give the weights their own
+    ``output_attentions`` returns, which in train mode are after dropout
+    (rows then do not sum to 1, and are not checked for it). Every weight is
+    checked against the model's mask (:mod:`attn_widget.extract.checks`):
+    a violation is a ValueError, never a picture.
 
     Returns
     -------
@@ -201,8 +147,10 @@ def extract_attention(
     embeddings = model.get_input_embeddings()
     vocab = getattr(embeddings, "num_embeddings", None)
     device = embeddings.weight.device if hasattr(embeddings, "weight") else None
+    if device is not None and device.type == "meta":
+        device = torch.device("cpu")  # offloaded by accelerate: its hooks move the inputs
     runner = getattr(model, "base_model", model)  # no LM head: its logits are not needed
-    accepted = set(inspect.signature(runner.forward).parameters)
+    accepted = set(inspect.signature(type(runner).forward).parameters)
     source = encode(tokenizer, texts, vocab_size=vocab, accepted=accepted)
     pad = _pad_id(tokenizer, model)
     inputs = source.tensors(pad, device)
@@ -229,10 +177,12 @@ def extract_attention(
         }
     elif encoder_decoder:
         runner = model.get_encoder()
-        accepted = set(inspect.signature(runner.forward).parameters)
+        accepted = set(inspect.signature(type(runner).forward).parameters)
         components = {"encoder": Component(src_axis, src_axis)}
     else:
         components = {SINGLE: Component(src_axis, src_axis)}
+    if model_inputs:
+        inputs.update(_padded_inputs(model_inputs, source, device))
     inputs = {k: v for k, v in inputs.items() if k in accepted}
     options = {"use_cache": False} if "use_cache" in accepted else {}
 
@@ -243,24 +193,34 @@ def extract_attention(
     for name, count in _expected_layers(model, component_of).items():
         if name in components:
             components[name].expected_layers = count
-    recorder = Recorder(components, component_of, dtype=storage, lazy=lazy)
-    with torch.no_grad():
+    owner = type(model).__name__
+    recorder = Recorder(
+        components,
+        component_of,
+        dtype=storage,
+        lazy=lazy,
+        expected={name: Expected(name, expected_causal(model, name)) for name in components},
+        owner=owner,
+        lazy_to_cpu=bool(getattr(model, "hf_device_map", None)),
+    )
+    longest = max(
+        inputs["input_ids"].shape[-1],
+        inputs.get("decoder_input_ids", inputs["input_ids"]).shape[-1],
+    )
+    with torch.no_grad(), _position_errors(model, longest), hooks_left_as_found(model):
         with capturing(model, recorder) as switched:
             if switched:
                 run()
         if recorder.empty:
             if lazy:
-                raise ValueError(
-                    f"lazy=True: {type(model).__name__} does not use transformers' attention "
-                    "interface, so its queries and keys cannot be captured; use lazy=False"
-                )
-            only = next(iter(components)) if len(components) == 1 else SINGLE
-            for returned, layers in eager_attentions(model, run).items():
-                for layer in layers:
-                    recorder.add_weights(returned or only, layer)
+                from .module_hooks import lazy_outside_interface
+
+                lazy_outside_interface(model, recorder, run)
+            else:
+                _eager_fallback(model, run, recorder, inputs)
     if recorder.empty:
         raise ValueError(
-            f"model: {type(model).__name__} exposes no attention (no layer called transformers' "
+            f"model: {owner} exposes no attention (no layer called transformers' "
             "attention interface and output_attentions=True returned none)"
         )
     meta = {
@@ -274,3 +234,95 @@ def extract_attention(
     if not encoder_decoder:
         return result[SINGLE]
     return result
+
+
+def _padded_inputs(
+    model_inputs: Mapping[str, Sequence[Sequence[int]]], source: Encoded, device: Any
+) -> dict[str, Any]:
+    """``model_inputs`` as ``(cases, longest)`` tensors, padded with 0 after each case."""
+    import torch
+
+    out: dict[str, Any] = {}
+    longest = max(source.lengths)
+    for name, rows in model_inputs.items():
+        rows = [list(r) for r in rows]
+        if len(rows) != len(source.ids):
+            raise ValueError(
+                f"model_inputs[{name!r}]: expected one list per text ({len(source.ids)}), "
+                f"got {len(rows)}"
+            )
+        tensor = torch.zeros((len(rows), longest), dtype=torch.long)
+        for c, row in enumerate(rows):
+            if len(row) != source.lengths[c]:
+                raise ValueError(
+                    f"model_inputs[{name!r}][{c}]: expected {source.lengths[c]} values (one "
+                    f"per token of text {c}), got {len(row)}"
+                )
+            tensor[c, : len(row)] = torch.tensor([int(v) for v in row], dtype=torch.long)
+        out[name] = tensor.to(device)
+    return out
+
+
+@contextlib.contextmanager
+def _position_errors(model: Any, longest: int) -> Iterator[None]:
+    """A text longer than the model's learned positions: a ValueError naming both numbers."""
+    limit = position_limit(model)
+    owner = type(model).__name__
+
+    def message(extra: str = "") -> str:
+        assert limit is not None
+        return (
+            f"text: {longest} tokens is more than {owner} can take: its learned position "
+            f"embeddings hold {limit[0]} positions (config.{limit[1]}){extra}; shorten the text"
+        )
+
+    if limit is not None and longest > limit[0]:
+        raise ValueError(message())
+    try:
+        yield
+    except (IndexError, RuntimeError) as error:
+        out_of_range = isinstance(error, IndexError) or "out of bounds" in str(error)
+        if limit is None or longest < limit[0] - 4 or not out_of_range:
+            raise
+        # RoBERTa-style models start positions after the padding index.
+        raise ValueError(message(", some of them reserved (padding offset)")) from error
+
+
+def _eager_fallback(model: Any, run: Any, recorder: Recorder, inputs: Mapping[str, Any]) -> None:
+    """Weights from the model's own ``output_attentions`` (eager), banded ones made full."""
+    import torch
+
+    found, outputs = eager_attentions(model, run)
+    if model.training:
+        # Those weights are after attention dropout: rows need not sum to 1.
+        for name, expected in list(recorder.expected.items()):
+            recorder.expected[name] = dataclasses.replace(
+                expected, rows_sum_to_one=False, origin="after attention dropout, train mode"
+            )
+    names = list(recorder.components)
+    only = names[0] if len(names) == 1 else SINGLE
+    banded = banded_modules(model)
+    mask = inputs.get("global_attention_mask")
+    for field, layers in found.items():
+        name = field or only
+        if banded and name in (SINGLE, "encoder"):
+            glob = getattr(outputs, "global_attentions", None) or getattr(
+                outputs, "encoder_global_attentions", None
+            )
+            cases = layers[0].shape[0]
+            positions = (
+                [torch.nonzero(row).flatten().tolist() for row in mask.cpu()]
+                if mask is not None
+                else [[] for _ in range(cases)]
+            )
+            layers = tuple(
+                full_from_banded(
+                    local,
+                    glob[i] if glob else None,
+                    banded[i].one_sided_attn_window_size,
+                    positions,
+                )
+                for i, local in enumerate(layers)
+            )
+        for layer in layers:
+            recorder.add_weights(name, layer)

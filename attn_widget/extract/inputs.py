@@ -78,6 +78,29 @@ def _ids_of(tokenizer: Any, text: str, target: bool) -> dict[str, Any]:
     return dict(tokenizer(text_target=text) if target else tokenizer(text))
 
 
+def _flat_ids(value: Any, what: str) -> list[int]:
+    """Token ids as ints from a list, a tensor or a numpy array of shape (n,) or (1, n)."""
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu()
+    if hasattr(value, "tolist"):  # torch or numpy
+        value = value.tolist()
+    if isinstance(value, int):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise TypeError(
+            f"tokenizer: expected {what} as a list, tensor or array of ints, got "
+            f"{type(value).__name__}"
+        )
+    if value and isinstance(value[0], list | tuple):
+        if len(value) != 1:
+            raise ValueError(
+                f"tokenizer: expected the {what} of one text, shape (n,) or (1, n); got "
+                f"{len(value)} rows"
+            )
+        value = value[0]
+    return [int(t) for t in value]
+
+
 def encode(
     tokenizer: Any,
     texts: Sequence[str],
@@ -98,7 +121,7 @@ def encode(
     extra: dict[str, list[list[int]]] = {}
     for i, text in enumerate(texts):
         encoded = _ids_of(tokenizer, text, target)
-        row = [int(t) for t in encoded["input_ids"]]
+        row = _flat_ids(encoded["input_ids"], "input_ids")
         if prefix_id is not None and (not row or row[0] != prefix_id):
             row = [prefix_id, *row]
         if not row:
@@ -116,7 +139,7 @@ def encode(
         if not target and prefix_id is None:
             for name in ("token_type_ids",):
                 if name in encoded and name in accepted:
-                    extra.setdefault(name, []).append([int(t) for t in encoded[name]])
+                    extra.setdefault(name, []).append(_flat_ids(encoded[name], name))
     raw = [list(tokenizer.convert_ids_to_tokens(row)) for row in ids]
     flat = [t for case in raw for t in case]
     scheme = token_scheme(tokenizer, flat)

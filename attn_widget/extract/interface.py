@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["NAME", "capturing", "restored"]
+__all__ = ["NAME", "capturing", "configs_of", "hooks_left_as_found", "restored"]
 
 # No "sdpa" in the name: transformers runs sdpa-specific checks on names containing it.
 NAME = "attn_widget_capture"
@@ -50,7 +50,7 @@ def _register() -> None:
     _registered = True
 
 
-def _configs(model: Any) -> list[Any]:
+def configs_of(model: Any) -> list[Any]:
     """Every config object of the model: its own, its submodels', their sub-configs."""
     from transformers import PretrainedConfig
 
@@ -68,7 +68,7 @@ def _configs(model: Any) -> list[Any]:
 @contextlib.contextmanager
 def restored(model: Any) -> Iterator[None]:
     """Put back every config's attention implementation on the way out, whatever happened."""
-    saved = [(c, getattr(c, "_attn_implementation_internal", None)) for c in _configs(model)]
+    saved = [(c, getattr(c, "_attn_implementation_internal", None)) for c in configs_of(model)]
     try:
         yield
     finally:
@@ -95,3 +95,46 @@ def capturing(model: Any, recorder: Any) -> Iterator[bool]:
             yield getattr(model.config, "_attn_implementation", None) == NAME
     finally:
         _ACTIVE.reset(token)
+
+
+_HOOK_DICTS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+)
+# transformers installs its output-capturing hooks the first time a model is
+# asked for output_attentions and marks the model with this attribute.
+_CAPTURING_FLAG = "_output_capturing_hooks_installed"
+
+
+@contextlib.contextmanager
+def hooks_left_as_found(model: Any) -> Iterator[None]:
+    """Remove every forward hook added to ``model``'s modules inside the block, whoever added it.
+
+    The fallback's ``output_attentions=True`` makes transformers install its
+    output-capturing hooks for good on some models (XGLM); they are taken off
+    again, with the attribute that marks them installed, so the model leaves
+    with exactly the hooks it came with.
+    """
+    modules = list(model.modules())
+    before = [{name: set(getattr(m, name, {}) or {}) for name in _HOOK_DICTS} for m in modules]
+    flags = [(m, m.__dict__.get(_CAPTURING_FLAG, _MISSING)) for m in modules]
+    try:
+        yield
+    finally:
+        for module, kept in zip(modules, before, strict=True):
+            for name, ids in kept.items():
+                hooks = getattr(module, name, None)
+                if hooks:
+                    for key in [k for k in hooks if k not in ids]:
+                        del hooks[key]
+        for module, flag in flags:
+            if flag is _MISSING:
+                module.__dict__.pop(_CAPTURING_FLAG, None)
+            else:
+                module.__dict__[_CAPTURING_FLAG] = flag
+
+
+_MISSING = object()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..media import MEDIA, Media, attach_media
-from .checks import Blocked, check_weights
+from .media_checks import Blocked, check_sources
 
 __all__ = ["capture_once", "full_axis", "model_name", "storage_dtype", "with_media"]
 
@@ -83,7 +83,7 @@ def with_media(
     blocked: Mapping[str, Blocked] | None = None,
 ) -> dict[str, Any]:
     """Check every source's weights, then give each media component its meta and arrays."""
-    check_weights(sources, causal, blocked)
+    check_sources(sources, causal, blocked)
     for name, (meta, arrays) in media.items():
         if name in sources:
             sources[name].meta[MEDIA] = meta

@@ -8,11 +8,14 @@ writes them to the case's CPU array in the storage dtype at once, so the
 device never holds more than one block of one layer. On the CPU, a case
 without padding stored as float32 is computed straight into its array. With
 ``lazy=True`` it keeps the cropped queries and keys instead, for
-:class:`~attn_widget.lazy.LazyAttention`.
+:class:`~attn_widget.lazy.LazyAttention` (see :mod:`.lazy_capture`). Every
+block of weights passes :func:`~attn_widget.extract.checks.check_weights`
+before it is stored.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,11 +25,14 @@ import torch
 
 from ..data import AttentionData
 from ..lazy import LazyAttention
+from .checks import Expected, check_weights
+from .lazy_capture import LazyLayer, keep_layer
 from .storage import Cubes
 from .weights import (
     attention_weights,
     blocked_of,
     causal_blocked,
+    eager_output,
     scaling_of,
     slice_heads,
 )
@@ -70,16 +76,15 @@ class Component:
     cross: bool = False
     expected_layers: int = 1
     cubes: Cubes | None = None
-    lazy_q: list[list[torch.Tensor]] = field(default_factory=list)
-    lazy_k: list[list[torch.Tensor]] = field(default_factory=list)
-    scaling: set[float] = field(default_factory=set)
-    causal: set[bool] = field(default_factory=set)
+    # lazy=True: per case, one LazyLayer per layer; bias tables shared among layers.
+    lazy_layers: list[list[LazyLayer]] = field(default_factory=list)
+    bias_tables: list[dict[str, list[Any]]] = field(default_factory=list)
 
     @property
     def layers_seen(self) -> int:
         if self.cubes is not None:
             return self.cubes.filled
-        return len(self.lazy_q[0]) if self.lazy_q else 0
+        return len(self.lazy_layers[0]) if self.lazy_layers else 0
 
     def next_layer(self, heads: int, dtype: np.dtype) -> list[np.ndarray]:
         if self.cubes is None:
@@ -130,6 +135,13 @@ class Recorder:
         Storage dtype of the weights (float32 or float16).
     lazy:
         Keep queries and keys instead of weights.
+    expected:
+        Per component, what its weights must satisfy (causality, row sums).
+    owner:
+        The model's class name, for messages.
+    lazy_to_cpu:
+        Move kept queries and keys to the CPU as they come (a model spread
+        over devices by accelerate: no device keeps more than a layer).
     """
 
     def __init__(
@@ -139,12 +151,31 @@ class Recorder:
         *,
         dtype: np.dtype,
         lazy: bool = False,
+        expected: Mapping[str, Expected] | None = None,
+        owner: str = "the model",
+        lazy_to_cpu: bool = False,
     ) -> None:
         self.components = dict(components)
         self.component_of = component_of
         self.dtype = np.dtype(dtype)
         self.lazy = lazy
+        self.expected = dict(expected or {})
+        self.owner = owner
+        self.lazy_to_cpu = lazy_to_cpu
         self.calls = 0
+
+    def expectation(self, name: str, module: Any = None) -> Expected:
+        """What ``name``'s weights must satisfy.
+
+        Causal when the model's structure says so (``checks.expected_causal``)
+        or the module says it is (``is_causal``); a module cannot talk a causal
+        model out of it, so a wrong flag is caught rather than followed.
+        """
+        base = self.expected.get(name) or Expected(component=name, causal=False)
+        flag = getattr(module, "is_causal", None) if module is not None else None
+        if flag is True and not base.causal and not self.components[name].cross:
+            return dataclasses.replace(base, causal=True)
+        return base
 
     # ------------------------------------------------------------- recording
     def _component(self, module: Any) -> tuple[str, Component]:
@@ -190,10 +221,16 @@ class Recorder:
         causal = bool(is_causal) and attention_mask is None and q > 1
         scaling = scaling_of(query, kwargs)
         softcap, sinks = kwargs.get("softcap"), kwargs.get("s_aux")
+        expected = self.expectation(name, module)
+        if sinks is not None:
+            expected = dataclasses.replace(expected, sinks=True)
         if self.lazy:
-            self._refuse_lazy(name, kwargs)
-            self._keep_queries_keys(name, part, query, key, attention_mask, causal, scaling)
-            return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+            self.keep_lazy(
+                name, part, expected, query, key, attention_mask, causal, scaling, kwargs
+            )
+            if softcap is None and kwargs.get("s_aux") is None:
+                return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+            return eager_output(query, key, value, attention_mask, causal, scaling, kwargs)
         # sdpa cannot soft-cap or take sinks: those models get their output from our weights.
         own_output = softcap is not None or sinks is not None
         output = (
@@ -202,6 +239,7 @@ class Recorder:
             else None
         )
         slots = part.next_layer(heads, self.dtype)
+        layer = part.layers_seen - 1
         group = heads // key.shape[1]
         # Blocks of a few heads, or of rows of one head when a head alone is too big.
         head_step = max(1, BLOCK_SCORES // max(1, q * k))
@@ -248,21 +286,27 @@ class Recorder:
                         values = value[c : c + 1].index_select(1, kv)
                         mixed = torch.matmul(used.to(value.dtype), values)
                         output[c : c + 1, r0:r1, h0:h1] = mixed.transpose(1, 2)
-                    if not direct and d1 > d0:
-                        self._store(destination, weights[0], kept, cols)
+                    if d1 <= d0:
+                        continue
+                    block = weights[0] if direct else _crop(weights[0], kept, cols)
+                    check_weights(
+                        block,
+                        expected,
+                        layer=layer,
+                        case=c,
+                        q=part.queries.count(c),
+                        rows=(d0, d1),
+                        heads=(h0, h1),
+                        source_dtype=query.dtype,
+                    )
+                    if not direct:
+                        self._store(destination, block)
         if output is not None:
             return output, None
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
-    def _store(
-        self,
-        destination: torch.Tensor,
-        weights: torch.Tensor,
-        rows: torch.Tensor | None,
-        cols: torch.Tensor | None,
-    ) -> None:
-        """Crop a block to the case's tokens and copy it into its CPU array."""
-        block = _crop(weights, rows, cols)
+    def _store(self, destination: torch.Tensor, block: torch.Tensor) -> None:
+        """Copy a block, cropped to the case's tokens, into its CPU array."""
         if block.device.type != "cpu":
             # Convert on the device first: a float16 copy moves half the bytes.
             block = block.to(_TORCH_DTYPE[self.dtype])
@@ -279,78 +323,82 @@ class Recorder:
         cases, heads, q, k = weights.shape
         self._check_shape(name, part, q, k, cases)
         slots = part.next_layer(heads, self.dtype)
+        expected = self.expectation(name)
         for c in range(cases):
             rows, cols = part.queries.keep[c], part.keys.keep[c]
-            self._store(torch.from_numpy(slots[c]), weights[c].detach().float(), rows, cols)
-
-    @staticmethod
-    def _refuse_lazy(name: str, kwargs: dict[str, Any]) -> None:
-        bias = kwargs.get("position_bias")
-        unsupported = [
-            what
-            for what, present in (
-                ("a position bias (T5-style)", bias is not None and bool(torch.any(bias != 0))),
-                ("soft-capping", kwargs.get("softcap") is not None),
-                ("attention sinks", kwargs.get("s_aux") is not None),
+            block = _crop(weights[c].detach(), rows, cols)
+            check_weights(
+                block,
+                expected,
+                layer=part.layers_seen - 1,
+                case=c,
+                source_dtype=weights.dtype,
             )
-            if present
-        ]
-        if unsupported:
-            raise ValueError(
-                f"lazy=True: {name} attention uses {', '.join(unsupported)}, which queries and "
-                "keys alone cannot reproduce; use lazy=False"
-            )
+            self._store(torch.from_numpy(slots[c]), block.float())
 
-    def _keep_queries_keys(
+    def keep_lazy(
         self,
         name: str,
         part: Component,
+        expected: Expected,
         query: torch.Tensor,
         key: torch.Tensor,
         mask: torch.Tensor | None,
         causal: bool,
         scaling: float,
+        kwargs: dict[str, Any],
+        own_weights: torch.Tensor | None = None,
     ) -> None:
-        if not part.lazy_q:
-            part.lazy_q = [[] for _ in range(query.shape[0])]
-            part.lazy_k = [[] for _ in range(query.shape[0])]
-        for c in range(query.shape[0]):
-            rows, cols = part.queries.keep[c], part.keys.keep[c]
-            q_c = query[c] if rows is None else query[c].index_select(1, rows.to(query.device))
-            k_c = key[c] if cols is None else key[c].index_select(1, cols.to(key.device))
-            part.lazy_q[c].append(q_c.detach().clone())
-            part.lazy_k[c].append(k_c.detach().clone())
-            if q_c.shape[1] < 2:
-                continue  # one query row is both causal and full: it decides nothing
-            if mask is None:
-                part.causal.add(causal)
-            else:
-                part.causal.add(self._mask_pattern(name, mask, c, rows, cols))
-        part.scaling.add(scaling)
+        """Keep one layer's cropped queries, keys and score modifier for every case."""
+        cases = query.shape[0]
+        if not part.lazy_layers:
+            part.lazy_layers = [[] for _ in range(cases)]
+            part.bias_tables = [{} for _ in range(cases)]
+        kept = keep_layer(
+            owner=self.owner,
+            expected=expected,
+            layer=part.layers_seen,
+            query=query,
+            key=key,
+            mask=mask,
+            causal=causal,
+            scaling=scaling,
+            kwargs=kwargs,
+            keep_rows=part.queries.keep,
+            keep_cols=part.keys.keep,
+            bias_tables=part.bias_tables,
+            to_cpu=self.lazy_to_cpu,
+            own_weights=own_weights,
+        )
+        for c, layer in enumerate(kept):
+            part.lazy_layers[c].append(layer)
 
-    @staticmethod
-    def _mask_pattern(
-        name: str,
-        mask: torch.Tensor,
-        case: int,
-        rows: torch.Tensor | None,
-        cols: torch.Tensor | None,
-    ) -> bool:
-        """Whether a case's mask, cropped to its tokens, is causal (True) or full (False)."""
-        sliced = slice_heads(mask, case, 0, 1)
-        assert sliced is not None  # a mask was given
-        block = sliced[0, 0]
-        block = _crop(block, rows, cols)
-        allowed = block if block.dtype == torch.bool else block > torch.finfo(block.dtype).min / 2
-        if bool(allowed.all()):
-            return False
-        q, k = allowed.shape
-        lower = torch.ones(q, k, dtype=torch.bool, device=allowed.device).tril_(k - q)
-        if bool(torch.equal(allowed, lower)):
-            return True
-        raise ValueError(
-            f"lazy=True: {name} attention uses a mask that is neither full nor causal "
-            "(e.g. a sliding window); use lazy=False"
+    def keep_hooked(self, module: Any, layer: Any, weights: torch.Tensor) -> None:
+        """Keep a layer a module recipe recomputed (:mod:`.module_hooks`); its weights check it."""
+        self.calls += 1
+        name, part = self._component(module)
+        query, key, allowed = layer.query, layer.key, layer.allowed
+        if layer.padded:  # the model's own padding past the batch's length
+            q_len, k_len = part.queries.length, part.keys.length
+            query, key, weights = (
+                query[:, :, :q_len],
+                key[:, :, :k_len],
+                weights[..., :q_len, :k_len],
+            )
+            allowed = None if allowed is None else allowed[..., :q_len, :k_len]
+        cases, _, q, _ = query.shape
+        self._check_shape(name, part, q, key.shape[2], cases)
+        self.keep_lazy(
+            name,
+            part,
+            self.expectation(name, module),
+            query,
+            key,
+            allowed,
+            layer.causal and layer.allowed is None and q > 1,
+            layer.scaling,
+            {"position_bias": layer.bias, "relative": layer.relative},
+            own_weights=weights,
         )
 
     # ---------------------------------------------------------------- results
@@ -367,20 +415,14 @@ class Recorder:
             if part.cross:
                 info["raw_query_tokens"] = part.queries.raw
             if self.lazy:
-                if not part.lazy_q:
+                if not part.lazy_layers:
                     continue
-                if len(part.scaling) != 1 or len(part.causal) > 1:
-                    raise ValueError(
-                        f"lazy=True: {name} layers differ in scaling or causality "
-                        f"({sorted(part.scaling)}, {sorted(part.causal)}); use lazy=False"
-                    )
                 out[name] = LazyAttention(
-                    part.lazy_q,
-                    part.lazy_k,
+                    [[layer.query for layer in case] for case in part.lazy_layers],
+                    [[layer.key for layer in case] for case in part.lazy_layers],
                     part.keys.tokens,
                     target_tokens=targets,
-                    scaling=part.scaling.pop(),
-                    causal=part.causal.pop() if part.causal else False,
+                    modifiers=[[layer.modifier for layer in case] for case in part.lazy_layers],
                     meta=info,
                     raw_tokens=part.keys.raw,
                 )

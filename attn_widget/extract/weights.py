@@ -12,7 +12,14 @@ from typing import Any
 
 import torch
 
-__all__ = ["attention_weights", "blocked_of", "scaling_of", "slice_heads"]
+__all__ = [
+    "attention_weights",
+    "blocked_of",
+    "causal_blocked",
+    "eager_output",
+    "scaling_of",
+    "slice_heads",
+]
 
 # The most negative float32, not -inf: a row with every key masked (a pad row)
 # then comes out uniform instead of NaN; it is cropped anyway.
@@ -89,3 +96,37 @@ def scaling_of(query: torch.Tensor, kwargs: dict[str, Any]) -> float:
     """The factor on ``Q Kᵀ``: what the layer passed, else ``1/sqrt(head_dim)`` as sdpa uses."""
     scaling = kwargs.get("scaling")
     return float(scaling) if scaling is not None else float(query.shape[-1]) ** -0.5
+
+
+def eager_output(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None,
+    causal: bool,
+    scaling: float,
+    kwargs: dict[str, Any],
+) -> tuple[torch.Tensor, None]:
+    """The layer's output where sdpa cannot compute it (soft-capping, sinks), case by case."""
+    cases, heads, q, _ = query.shape
+    group = heads // key.shape[1]
+    out = torch.empty(cases, q, heads, value.shape[-1], dtype=value.dtype, device=value.device)
+    triangle = causal_blocked(q, key.shape[2], query.device) if causal else None
+    sinks = kwargs.get("s_aux")
+    for c in range(cases):
+        blocked, additive = blocked_of(slice_heads(mask, c, 0, heads))
+        if blocked is None and triangle is not None:
+            blocked = triangle
+        weights = attention_weights(
+            query[c : c + 1],
+            key[c : c + 1].repeat_interleave(group, dim=1),
+            scaling=scaling,
+            blocked=blocked,
+            additive=additive,
+            position_bias=slice_heads(kwargs.get("position_bias"), c, 0, heads),
+            softcap=kwargs.get("softcap"),
+            sinks=sinks,
+        )
+        values = value[c : c + 1].repeat_interleave(group, dim=1)
+        out[c] = torch.matmul(weights.to(value.dtype), values)[0].transpose(0, 1)
+    return out, None
