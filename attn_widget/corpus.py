@@ -12,7 +12,10 @@ join over gloo on the CPU), the same call scores a share of the texts in each
 process (split with accelerate's ``split_between_processes``) and gathers the
 accumulators on every process, so each returns the whole corpus's scores; accelerate does
 the process bookkeeping, nothing here schedules. Put the model on
-``PartialState().device`` first when each process has its own GPU.
+``PartialState().device`` first when each process has its own GPU. The
+process group stays open for the script's own use; end the script with
+``torch.distributed.destroy_process_group()`` (a gloo group left open can
+abort the process at exit).
 
 Duplicate-token and induction scores need repeated tokens: when the texts
 have none (or ``repeats="built"``) they are measured, as in the

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -32,8 +34,18 @@ SCRIPT = textwrap.dedent(
     out["examples"] = scores.examples("previous_token", 1, 3)
     with open(sys.argv[1] + "." + os.environ.get("RANK", "0") + ".json", "w") as f:
         json.dump(out, f)
+    # A gloo group left open can abort the process at exit ("terminate called
+    # without an active exception"); a launched script closes it, as torch advises.
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
     """
 )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.mark.slow
@@ -52,10 +64,22 @@ def test_two_processes_split_the_texts_and_return_the_single_process_scores(
         # on a machine without GPUs this runs torch.distributed with gloo on the CPU
         "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--main_process_port", str(_free_port()),
         str(script), str(tmp_path / "two"),
     ]  # fmt: skip
-    done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    # Its own session, so a hung rendezvous is killed with both workers (a plain
+    # timeout kills only the launcher, and the workers keep the pipes open).
+    launched = subprocess.Popen(
+        launch, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _, stderr = launched.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(launched.pid, signal.SIGKILL)
+        launched.communicate()
+        pytest.fail("accelerate launch with 2 processes did not finish in 300 s")
+    assert launched.returncode == 0, stderr[-3000:]
     single = json.loads((tmp_path / "one.0.json").read_text())
     assert single["run"] == {"processes": 1, "texts_per_process": [7]}
     for rank in (0, 1):
