@@ -229,5 +229,5 @@ def test_a_widget_offers_rollout_and_flow_beside_the_heads() -> None:
 def test_the_atlas_trait_names_a_head_score() -> None:
     widget = aw.AttentionWidget(random_weights(12, 2, 2, 4), list("abcd"), atlas="entropy")
     assert widget.atlas == "entropy"
-    with pytest.raises(ValueError, match="atlas: expected one of .*'' for none"):
+    with pytest.raises(ValueError, match=r"atlas: expected one of .*'' for none"):
         widget.atlas = "loudness"

@@ -106,7 +106,7 @@ def attention_from_cache(
     elif all(isinstance(t, str) for t in tokens):
         lists = [list(tokens)] * cases  # type: ignore[arg-type]
     else:
-        lists = [list(t) for t in tokens]  # type: ignore[union-attr]
+        lists = [list(t) for t in tokens]
     if len(lists) != cases:
         raise ValueError(f"tokens: got {len(lists)} token lists for a cache of {cases} cases")
     expected = Expected("attention", _causal(cache, model), origin=f"TransformerLens {kind}")
