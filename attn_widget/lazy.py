@@ -25,7 +25,7 @@ import numpy as np
 from .data import check_indices
 from .lazy_scores import ScoreModifier, apply_to_block, sink_logit, visible_keys
 
-__all__ = ["LazyAttention"]
+__all__ = ["MAX_MATRIX_BYTES", "LazyAttention", "check_size"]
 
 # Row blocks are computed this many scores at a time (bounded temporary memory).
 # On the CPU a block that stays in cache is several times faster than one
@@ -33,6 +33,25 @@ __all__ = ["LazyAttention"]
 # head on two cores); a GPU wants large blocks.
 _BLOCK_SCORES = 1 << 23
 _CPU_BLOCK_SCORES = 1 << 19
+# The most float32 weights one call may hand back (rows, matrices, whole cases):
+# a full matrix at 131,072 tokens would take 69 GB. Raise it to go further.
+MAX_MATRIX_BYTES = 2 * 2**30
+
+
+def _size(nbytes: float) -> str:
+    return f"{nbytes / 1e9:,.1f} GB" if nbytes >= 1e9 else f"{nbytes / 1e6:,.1f} MB"
+
+
+def check_size(count: int, what: str) -> None:
+    """Refuse ``count`` float32 weights over :data:`MAX_MATRIX_BYTES`, saying how to ask less."""
+    need = count * 4
+    if need > MAX_MATRIX_BYTES:
+        raise ValueError(
+            f"{what} would take {_size(need)} as float32, more than "
+            f"attn_widget.lazy.MAX_MATRIX_BYTES ({_size(MAX_MATRIX_BYTES)}) allows; ask "
+            "for a window instead (export_pdf(..., window=(q0, q1, k0, k1)), or rows q0..q1 "
+            "of a few thousand), or raise the limit"
+        )
 
 
 def _torch() -> Any:
@@ -182,19 +201,27 @@ class LazyAttention:
         start: int,
         stop: int,
         cols: int,
+        positions: Any = None,
     ) -> Any:
         """Scores of keys ``0:cols`` (rows) against queries ``start:stop`` (columns).
 
         Key-major: the reductions that follow (over keys, and over pooled
         groups of keys) then run across contiguous query columns, which on a
         CPU is twice as fast as reducing along each query's row. The layer's
-        modifier scales, caps, biases and masks the block.
+        modifier scales, caps, biases and masks the block. ``positions``:
+        the query rows to read instead of ``start:stop`` (an estimate's).
         """
         query, key, modifier, head = inputs
         q, k = self.shape(case)
-        block_query, block_key = query[start:stop], key[:cols]
+        if positions is not None:
+            block_query = query.index_select(0, positions)
+        else:
+            block_query = query[start:stop]
+        block_key = key[:cols]
         scores = block_key @ block_query.T
-        return apply_to_block(modifier, scores, head, q, k, start, stop, block_query, block_key)
+        return apply_to_block(
+            modifier, scores, head, q, k, start, stop, block_query, block_key, positions
+        )
 
     @staticmethod
     def _log_normaliser(scores: Any, key_max: Any, sink: float | None) -> Any:
@@ -215,19 +242,29 @@ class LazyAttention:
         return [self._inputs(layer, h, case) for h in heads]
 
     def _probabilities(
-        self, inputs: list[tuple[Any, ...]], case: int, start: int, stop: int, k0: int, k1: int
+        self,
+        inputs: list[tuple[Any, ...]],
+        case: int,
+        start: int,
+        stop: int,
+        k0: int,
+        k1: int,
+        positions: Any = None,
     ) -> Any:
-        """Weights of rows ``start:stop`` in key columns ``k0:k1``, key-major.
+        """Weights of rows ``start:stop`` (or ``positions``) in key columns ``k0:k1``, key-major.
 
         ``inputs`` holds one head's queries and keys, or every head's (then the
         mean). Keys a causal row cannot see are never multiplied: they are zeros.
         """
         torch = _torch()
+        if positions is not None:
+            stop = int(positions.max()) + 1
+        rows = len(positions) if positions is not None else stop - start
         visible = self._visible_keys(inputs, case, stop)
         seen = max(k0, min(k1, visible))
-        out = torch.zeros((k1 - k0, stop - start), device=inputs[0][0].device)
+        out = torch.zeros((k1 - k0, rows), device=inputs[0][0].device)
         for one in inputs:
-            scores = self._scores(one, case, start, stop, visible)
+            scores = self._scores(one, case, start, stop, visible, positions)
             sink = sink_logit(one[2], one[3])
             top = scores.amax(0, keepdim=True)
             if sink is not None:
@@ -239,9 +276,15 @@ class LazyAttention:
             out[: seen - k0].addcmul_(weights[k0:seen], total.reciprocal_())
         return out.div_(len(inputs)) if len(inputs) > 1 else out
 
-    def _rows_per_block(self, cols: int, multiple: int) -> int:
-        """Rows per block: a cache-sized block on the CPU, a large one on a GPU."""
+    def _rows_per_block(self, cols: int, multiple: int, mean: bool = False) -> int:
+        """Rows per block: a cache-sized block on the CPU, a large one on a GPU.
+
+        A head mean holds its running sum beside each head's scores: half the
+        rows keep both in the cache.
+        """
         budget = _BLOCK_SCORES if self.queries[0][0].device.type != "cpu" else _CPU_BLOCK_SCORES
+        if mean:
+            budget //= 2
         return max(multiple, (budget // max(1, cols)) // multiple * multiple)
 
     def pooled_rows(
@@ -269,7 +312,8 @@ class LazyAttention:
         parts = []
         with torch.no_grad():
             inputs = self._heads_inputs(layer, head, case)
-            step = self._rows_per_block(self._visible_keys(inputs, case, stop), fq)
+            visible = self._visible_keys(inputs, case, stop)
+            step = self._rows_per_block(visible, fq, mean=head is None)
             for s in range(start, stop, step):
                 e = min(stop, s + step)
                 if head is None:
@@ -284,6 +328,25 @@ class LazyAttention:
                 parts.append(pooled.reshape(-1, fq, out_cols).amax(1))
             return torch.cat(parts).cpu().numpy()
 
+    def estimated_rows(
+        self,
+        layer: int,
+        head: int | None,
+        case: int,
+        start: int,
+        stop: int,
+        window: tuple[int, int],
+        factors: tuple[int, int],
+        reads: int,
+    ) -> np.ndarray:
+        """:meth:`pooled_rows` from ``reads`` query rows of each pooled row: a quick estimate.
+
+        See :func:`attn_widget.lazy_estimate.estimated_rows`.
+        """
+        from .lazy_estimate import estimated_rows
+
+        return estimated_rows(self, layer, head, case, start, stop, window, factors, reads)
+
     def _pooled_head(
         self,
         inputs: tuple[Any, Any, ScoreModifier, int],
@@ -293,12 +356,16 @@ class LazyAttention:
         k0: int,
         k1: int,
         fk: int,
+        positions: Any = None,
     ) -> Any:
-        """One head's rows ``start:stop``, columns ``k0:k1``, pooled by ``fk`` along columns."""
+        """One head's rows ``start:stop`` (or ``positions``), keys ``k0:k1``, pooled by ``fk``."""
         torch = _torch()
+        if positions is not None:
+            stop = int(positions.max()) + 1
         visible = self._visible_keys([inputs], case, stop)
-        scores = self._scores(inputs, case, start, stop, visible)
-        rows, out_cols = stop - start, -(-(k1 - k0) // fk)
+        scores = self._scores(inputs, case, start, stop, visible, positions)
+        rows = len(positions) if positions is not None else stop - start
+        out_cols = -(-(k1 - k0) // fk)
         # Group maxima of the scores, read in place; keys past the causal
         # edge stay -inf, i.e. weight 0.
         best = torch.full((out_cols, rows), float("-inf"), device=scores.device)
@@ -322,8 +389,10 @@ class LazyAttention:
             self.check_index(head=head)
         q, k = self.shape(case)
         start, stop = max(0, start), min(q, stop)
-        out = np.empty((max(0, stop - start), k), dtype=np.float32)
-        step = self._rows_per_block(k, 1)
+        rows = max(0, stop - start)
+        check_size(rows * k, f"rows {start}..{stop} of layer {layer} ({rows:,} x {k:,} weights)")
+        out = np.empty((rows, k), dtype=np.float32)
+        step = self._rows_per_block(k, 1, mean=head is None)
         torch = _torch()
         with torch.no_grad():
             inputs = self._heads_inputs(layer, head, case)
@@ -339,6 +408,11 @@ class LazyAttention:
 
     def case_values(self, case: int) -> np.ndarray:
         """Every weight of one case, computed: ``(layers, heads, q, k)`` float32."""
+        q, k = self.shape(case)
+        check_size(
+            self.n_layers * self.n_heads * q * k,
+            f"every weight of case {case} ({self.n_layers} x {self.n_heads} x {q:,} x {k:,})",
+        )
         return np.stack(
             [
                 np.stack([self.matrix(layer, head, case) for head in range(self.n_heads)])

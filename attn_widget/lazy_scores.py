@@ -154,10 +154,17 @@ def _head_rows(table: Any, head: int) -> Any:
     return table[head] if table.shape[0] > 1 else table[0]
 
 
-def _offset_rows(vector: Any, q: int, start: int, stop: int, cols: int) -> Any:
-    """``vector[(j - i) + (q - 1)]`` for queries ``start:stop``, keys ``0:cols``: (rows, cols)."""
+def _offset_rows(
+    vector: Any, q: int, start: int, stop: int, cols: int, positions: Any = None
+) -> Any:
+    """``vector[(j - i) + (q - 1)]`` for queries ``start:stop`` (or ``positions``), keys ``0:cols``.
+
+    (rows, cols).
+    """
     torch = _torch()
     windows = vector.unfold(-1, cols, 1)  # row i is vector[(q-1) - i : (q-1) - i + cols]
+    if positions is not None:
+        return windows.index_select(-2, (q - 1) - positions.to(vector.device))
     first = (q - 1) - start
     index = torch.arange(first, first - (stop - start), -1, device=vector.device)
     return windows.index_select(-2, index)
@@ -172,16 +179,17 @@ def _add_relative(
     stop: int,
     query: Any,
     key: Any,
+    positions: Any = None,
 ) -> None:
     """DeBERTa's c2p and p2c terms of a key-major block, gathered by offset."""
     cols = scores.shape[0]
     if terms.position_keys is not None:
         by_bucket = terms.position_keys[head].float() @ query.T  # (R, rows)
-        index = _offset_rows(terms.c2p_index, q, start, stop, cols).T  # (cols, rows)
+        index = _offset_rows(terms.c2p_index, q, start, stop, cols, positions).T  # (cols, rows)
         scores.add_(by_bucket.gather(0, index))
     if terms.position_queries is not None:
         by_bucket = key.float() @ terms.position_queries[head].float().T  # (cols, R)
-        index = _offset_rows(terms.p2c_index, q, start, stop, cols).T
+        index = _offset_rows(terms.p2c_index, q, start, stop, cols, positions).T
         scores.add_(by_bucket.gather(1, index))
 
 
@@ -195,27 +203,58 @@ def apply_to_block(
     stop: int,
     query: Any = None,
     key: Any = None,
+    positions: Any = None,
 ) -> Any:
     """Scale, cap, bias and mask a key-major block ``(cols, stop - start)`` in place.
 
     ``query`` (rows, d) and ``key`` (cols, d) are the block's own, for the
-    terms that read them (DeBERTa's).
+    terms that read them (DeBERTa's). ``positions`` (rows,): the block's
+    query rows when they are not ``start:stop`` (an estimate reads a few rows
+    of each pooled row).
     """
     cols = scores.shape[0]
     if modifier.relative is not None:
-        _add_relative(modifier.relative, scores, head, q, start, stop, query, key)
+        _add_relative(modifier.relative, scores, head, q, start, stop, query, key, positions)
     scores.mul_(modifier.scaling)
     if modifier.softcap is not None:
         scores.div_(modifier.softcap).tanh_().mul_(modifier.softcap)
     if modifier.offset_bias is not None:
         table = _head_rows(modifier.offset_bias, head).to(scores.dtype)
-        scores.add_(_offset_rows(table, q, start, stop, cols).T)
+        scores.add_(_offset_rows(table, q, start, stop, cols, positions).T)
     if modifier.full_bias is not None:
         bias = _head_rows(modifier.full_bias, head)
-        rows = bias if bias.shape[0] == 1 else bias[start:stop]  # one row: a bias per key
+        if bias.shape[0] == 1:  # one row: a bias per key, the same for every query
+            rows = bias
+        elif positions is not None:
+            rows = bias.index_select(0, positions.to(bias.device))
+        else:
+            rows = bias[start:stop]
         scores.add_(rows[:, :cols].T.to(scores.dtype))
-    _mask_band(scores, modifier.band, start, stop, k - q)
+    if positions is not None:
+        _mask_band_at(scores, modifier.band, positions, k - q)
+    else:
+        _mask_band(scores, modifier.band, start, stop, k - q)
     return scores
+
+
+def _mask_band_at(
+    scores: Any, band: tuple[int | None, int | None], positions: Any, offset: int
+) -> None:
+    """``-inf`` where key ``j`` is outside the band of query ``positions[r]`` (any rows)."""
+    torch = _torch()
+    left, right = band
+    if left is None and right is None:
+        return
+    cols = scores.shape[0]
+    rel = torch.arange(cols, device=scores.device)[:, None] - (
+        positions.to(scores.device)[None, :] + offset
+    )
+    hidden = torch.zeros(rel.shape, dtype=torch.bool, device=scores.device)
+    if right is not None:
+        hidden |= rel > right
+    if left is not None:
+        hidden |= rel < -left
+    scores.masked_fill_(hidden, float("-inf"))
 
 
 def _mask_band(

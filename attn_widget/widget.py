@@ -361,7 +361,12 @@ class AttentionWidget(anywidget.AnyWidget):
         if isinstance(content, Mapping) and content.get("type") == "export":
             self.send(*answer_export(content, self._render, self.state, self.export_dir))
             return
-        self.send(*self._server.answer(self.component, self._tier, content))
+        self._server.respond(self.component, self._tier, content, self._send_reply)
+
+    def _send_reply(self, content: dict[str, Any], buffers: list[bytes]) -> None:
+        """Send a reply to the view; from the refiner thread too, so a closed widget is skipped."""
+        if self.comm is not None:
+            self.send(content, buffers)
 
     def close(self) -> None:
         server = getattr(self, "_server", None)  # None when __init__ failed early

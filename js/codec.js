@@ -33,7 +33,8 @@
  * @typedef {{values: Float32Array, q: number, k: number, max: number, exact: boolean}} Slice
  * @typedef {{values: Float32Array, rows: number, cols: number, fq: number, fk: number,
  *   q0: number, q1: number, k0: number, k1: number, max: number, exact: boolean,
- *   restMax?: number}} Tile  restMax: the largest value outside the keys asked to be left out
+ *   restMax?: number, refining?: boolean}} Tile  restMax: the largest value outside the keys
+ *   asked to be left out; refining: an estimate the exact tile will replace (serve/progressive.py)
  * @typedef {{order: Int32Array, weights: Float32Array, width: number, q0: number, q1: number}} Links
  * @typedef {{values: Float32Array}} TokenWeights
  * @typedef {{values: Float32Array, heads: number, rows: number, cols: number}} Thumbs
@@ -181,7 +182,7 @@ export function decodeReply(msg, buffers, header) {
       const values = decodeValues(buffers[0], msg.dtype, msg.scale, 0, msg.rows * msg.cols);
       return { values, rows: msg.rows, cols: msg.cols, fq: msg.fq, fk: msg.fk,
         q0: msg.q0, q1: msg.q1, k0: msg.k0, k1: msg.k1, max: maxOf(values), exact: msg.dtype === "float32",
-        restMax: msg.rest_max };
+        restMax: msg.rest_max, refining: msg.estimate === true };
     }
     case "links": {
       const n = (msg.q1 - msg.q0) * msg.width;

@@ -59,7 +59,7 @@ export class HeatmapPicture {
       tile, window: f.window, max: f.max, gamma: f.state.gamma, lut: f.lut, lutName: f.lutName,
       queryLabels: f.labels.queryLabels, keyLabels: f.labels.keyLabels, labelWidth: f.labels.width,
       focus: f.focus, box: f.state.box, theme: f.theme, fontSize: f.fontSize, maxSize: f.maxSize,
-      overlay: f.overlay, regions: this.rects, note: f.state.sinks ? "sinks left out" : "",
+      overlay: f.overlay, regions: this.rects, note: noteOf(tile, f.state.sinks),
     });
     return !!this.wanted;
   }
@@ -278,4 +278,15 @@ export class HeatmapPicture {
       q0: bq0, q1: Math.min(t.q1, bq0 + t.fq), k0: bk0, k1: Math.min(t.k1, bk0 + t.fk),
     };
   }
+}
+
+/**
+ * The line under the heatmap: an estimate is marked until the exact tile replaces it.
+ * @param {Tile} tile @param {boolean} sinks
+ */
+function noteOf(tile, sinks) {
+  const parts = [];
+  if (tile.refining) parts.push("refining… (estimate from some rows)");
+  if (sinks) parts.push("sinks left out");
+  return parts.join(" · ");
 }

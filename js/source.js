@@ -9,7 +9,10 @@
 //   thumbs a layer's heads at thumbnail size
 // One wanted request per kind is in flight at a time; a newer wish replaces
 // an older one that was not sent yet (dragging a slider across 12 heads sends
-// 2 requests, not 12). Replies are cached (least recently used goes first)
+// 2 requests, not 12). A long tile of attention computed on demand comes
+// twice under one id: an estimate at once (shown, marked refining), then the
+// exact tile; a request whose estimate came no longer blocks the next wish,
+// and one the view stopped wanting is cancelled (endFrame). Replies are cached (least recently used goes first)
 // and neighbours are prefetched when nothing wanted is pending. When a slice
 // arrives whole (an unpooled full tile), it is kept and the rest is computed
 // here, as in the cube tier.
@@ -51,10 +54,12 @@ export class DataSource {
     /** @type {Map<string, any>} */
     this.cache = new Map();
     this.cacheBytes = 0;
-    /** @type {Map<string, {key: string, kind: string, prefetch: boolean}>} id → request */
+    /** @type {Map<string, {key: string, kind: string, prefetch: boolean, refining?: boolean}>} id → request */
     this.inFlight = new Map();
     /** @type {Map<string, {key: string, msg: object}>} kind → newest wish not sent yet */
     this.waiting = new Map();
+    /** @type {Set<string>} */
+    this.frameTiles = new Set();
     /** @type {string | null} */
     this.lastError = null;
     this.reset(NO_HEADER, null);
@@ -73,11 +78,27 @@ export class DataSource {
     /** @type {Map<string, any>} */
     this.cache = new Map();
     this.cacheBytes = 0;
-    /** @type {Map<string, {key: string, kind: string, prefetch: boolean}>} id → request */
+    /** @type {Map<string, {key: string, kind: string, prefetch: boolean, refining?: boolean}>} id → request */
     this.inFlight = new Map();
     /** @type {Map<string, {key: string, msg: object}>} kind → newest wish not sent yet */
     this.waiting = new Map();
+    /** @type {Set<string>} the tiles this frame wants (see beginFrame / endFrame) */
+    this.frameTiles = new Set();
     this.lastError = null;
+  }
+
+  /** A frame starts asking for what it draws. */
+  beginFrame() {
+    this.frameTiles = new Set();
+  }
+
+  /** The frame has asked for everything: exact tiles it no longer wants are cancelled. */
+  endFrame() {
+    for (const [id, r] of this.inFlight) {
+      if (r.kind !== "tile" || !r.refining || this.frameTiles.has(r.key)) continue;
+      this.inFlight.delete(id);
+      this.io.send({ type: "cancel", id });
+    }
   }
 
   get local() {
@@ -120,7 +141,10 @@ export class DataSource {
     const msg = { type: "tile", layer: want.layer, head: want.head, case: want.case,
       q0: want.q0, q1: want.q1, k0: want.k0, k1: want.k1, rows: want.rows, cols: want.cols };
     if (exclude) msg.exclude = exclude;
-    return this.ask(key, msg, prefetch);
+    if (!prefetch) this.frameTiles.add(key);
+    const estimate = this.touch(`estimate/${key}`);
+    const asked = this.ask(key, msg, prefetch);
+    return estimate || asked;
   }
 
   /**
@@ -291,7 +315,7 @@ export class DataSource {
   ask(key, msg, prefetch) {
     for (const r of this.inFlight.values()) if (r.key === key) return null;
     const kind = msg.type;
-    const busy = [...this.inFlight.values()].some((r) => r.kind === kind && !r.prefetch);
+    const busy = [...this.inFlight.values()].some((r) => r.kind === kind && !r.prefetch && !r.refining);
     if (!prefetch && busy) {
       this.waiting.set(kind, { key, msg });
       return null;
@@ -314,9 +338,15 @@ export class DataSource {
     if (!msg || !DATA_KINDS.includes(msg.type)) return false;
     const request = this.inFlight.get(msg.id);
     if (!request) return true;
-    this.inFlight.delete(msg.id);
-    if (msg.error) this.lastError = msg.error;
-    else if (msg.component === this.component) this.keep(request.key, msg, buffers);
+    if (msg.estimate && !msg.error) {
+      // The exact tile follows under the same id; the estimate stands in until then.
+      if (msg.component === this.component) this.store(`estimate/${request.key}`, decodeReply(msg, buffers, this.meta));
+      request.refining = true;
+    } else {
+      this.inFlight.delete(msg.id);
+      if (msg.error) this.lastError = msg.error;
+      else if (msg.component === this.component && !msg.cancelled) this.keep(request.key, msg, buffers);
+    }
     const next = this.waiting.get(msg.type);
     if (next) {
       this.waiting.delete(msg.type);

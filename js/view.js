@@ -239,9 +239,11 @@ export class AttentionView {
     const f = buildFrame(s, header, this.source, { root: this.ui.root, labels: this.labels, canvas: this.heat.canvas });
     let ready;
     try {
+      this.source.beginFrame();
       for (const p of this.pictures) p.place?.(f);
       ready = shareScale(f);
       for (const p of this.pictures) p.request(f);
+      this.source.endFrame();
     } catch (error) {
       showStatus(this.ui, String(error), true);
       return;
@@ -260,8 +262,9 @@ export class AttentionView {
     this.ui.root.dataset.painted = JSON.stringify({
       layer: s.layer, head: s.head, mean: s.mean, case: s.case, gamma: s.gamma, component: s.component,
       n: this.paints, requests: this.source.requestsSent, loading, window: s.window,
-      fq: shownTile ? shownTile.fq : 1,
+      fq: shownTile ? shownTile.fq : 1, refining: !!(shownTile && shownTile.refining),
     });
+    this.ui.root.dataset.stage = shownTile && shownTile.refining ? "estimate" : "exact";
     if (!loading) this.prefetch(f);
   }
 

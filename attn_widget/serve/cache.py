@@ -65,6 +65,11 @@ class ReplyCache:
         with self._lock:
             return (owner, key) in self._replies or (owner, key) in self._pending
 
+    def has_kept(self, key: str, owner: str = "") -> bool:
+        """Whether the reply is kept (not only being computed)."""
+        with self._lock:
+            return (owner, key) in self._replies
+
     def __len__(self) -> int:
         return len(self._replies)
 

@@ -1,11 +1,10 @@
 """The view's requests: each one checked, answered from the kept replies or computed, encoded.
 
-A request is a JSON object from the browser, so nothing in it is trusted:
-:func:`check_request` turns it into a normal form (every field checked
-against the source, defaults filled in) or raises a ``ValueError`` that says
-what was expected; the answer to a bad request is an error reply, and the
-widget goes on working. The normal form, without its id, is also the key
-under which the reply is kept (:mod:`.cache`).
+Nothing in a request is trusted: :func:`~.checks.check_request` turns it
+into a normal form or raises a ``ValueError`` that says what was expected;
+the answer to a bad request is an error reply, and the widget goes on
+working. The normal form, without its id, is the key under which the reply
+is kept (:mod:`.cache`).
 
 What each kind answers (the byte layouts are :mod:`attn_widget.wire`'s):
 
@@ -16,6 +15,7 @@ What each kind answers (the byte layouts are :mod:`attn_widget.wire`'s):
 * ``cellheads``: every head's weight of one cell (how much each head gives a sink);
 * ``thumbs``: a layer's heads at thumbnail size;
 * ``regions``: the rectangles that stand out (:func:`attn_widget.analysis.find_regions`);
+* ``cancel``: the view no longer wants a request's exact tile (:mod:`.progressive`);
 * extra kinds a widget adds (the analysis views' ``overlay``).
 """
 
@@ -32,124 +32,42 @@ import numpy as np
 from .. import wire
 from ..analysis import find_regions
 from ..data import AttentionSource
-from ..state import check_index
 from . import tiles
 from .atlas import HANDLERS as ATLAS
 from .cache import ReplyCache, reply_key, shared_cache
+from .checks import check_request
+from .progressive import Refiner, estimate_reads
 from .warmup import Warmup
 
 __all__ = ["Handler", "Server", "check_request"]
 
 # Computes a reply from a source and a checked request.
 Handler = Callable[[AttentionSource, dict[str, Any]], wire.Reply]
+# Sends a reply (content, buffers) to the view.
+Send = Callable[[dict[str, Any], list[bytes]], None]
 
 # Region detection runs on at most this many rows and columns; larger
 # matrices are max-pooled first and the regions scaled back to cells.
 _REGION_SIDE = 1024
 
 
-def _int(request: Mapping[str, Any], name: str, default: Any = None, lo: int | None = None) -> Any:
-    value = request.get(name, default)
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name}: expected an integer, got {value!r}")
-    if lo is not None and value < lo:
-        raise ValueError(f"{name}: expected at least {lo}, got {value}")
-    return int(value)
-
-
-def _slice_fields(
-    request: Mapping[str, Any], source: AttentionSource, head: bool = True
-) -> dict[str, Any]:
-    """``layer``, ``head`` (None: the mean of heads) and ``case``, checked."""
-    fields: dict[str, Any] = {
-        "layer": check_index("layer", request.get("layer"), source.n_layers),
-    }
-    if head:
-        value = request.get("head")
-        fields["head"] = None if value is None else check_index("head", value, source.n_heads)
-    fields["case"] = check_index("case", request.get("case"), source.n_cases)
-    return fields
-
-
-def _tile_fields(request: Mapping[str, Any], q: int, k: int) -> dict[str, Any]:
-    window = {
-        "q0": _int(request, "q0", 0),
-        "q1": _int(request, "q1", q),
-        "k0": _int(request, "k0", 0),
-        "k1": _int(request, "k1", k),
-    }
-    # A JSON number may be fractional or huge: pool sizes are whole screens.
-    sizes = {"rows": _int(request, "rows", None, 1), "cols": _int(request, "cols", None, 1)}
-    fields = {**window, **sizes}
-    exclude = request.get("exclude")
-    if exclude:  # keys left out of the colour scale (attention sinks); only then in the key
-        fields["exclude"] = _keys(exclude, k)
-    return fields
-
-
-MAX_EXCLUDED = 16
-
-
-def _keys(value: Any, k: int) -> list[int]:
-    """A short sorted list of distinct key indices, each checked."""
-    if not isinstance(value, list) or len(value) > MAX_EXCLUDED:
-        raise ValueError(f"exclude: expected a list of at most {MAX_EXCLUDED} keys, got {value!r}")
-    return sorted({check_index("exclude", v, k) for v in value})
-
-
-def check_request(request: Any, source: AttentionSource, kinds: tuple[str, ...]) -> dict[str, Any]:
-    """The request in normal form (no id), every field checked; else a ValueError."""
-    if not isinstance(request, Mapping):
-        raise ValueError(f"request: expected an object, got {type(request).__name__}")
-    kind = request.get("type")
-    if kind not in kinds:
-        raise ValueError(f"type: expected one of {', '.join(kinds)}, got {kind!r}")
-    if kind in ("scores", "sinks"):
-        return {"type": kind, "case": check_index("case", request.get("case"), source.n_cases)}
-    if kind == "similar":
-        fields = _slice_fields(request, source)
-        if fields["head"] is None:
-            raise ValueError("head: heads like the mean of heads: expected one head, got null")
-        return {"type": kind, **fields}
-    if kind == "thumbs":
-        fields = _slice_fields(request, source, head=False)
-        size = request.get("size")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size: expected at least 1 pixel, got {size!r}")
-        return {"type": kind, **fields, "size": size}
-    fields = _slice_fields(request, source)
-    q, k = source.shape(fields["case"])
-    if kind == "tile":
-        fields.update(_tile_fields(request, q, k))
-    elif kind == "links":
-        fields.update(q0=_int(request, "q0"), q1=_int(request, "q1"), top=_int(request, "top"))
-        if None in (fields["q0"], fields["q1"], fields["top"]):
-            raise ValueError("links: expected q0, q1 and top")
-    elif kind == "token":
-        which = request.get("kind")
-        if which not in ("query", "key"):
-            raise ValueError(f"kind: expected 'query' or 'key', got {which!r}")
-        fields.update(kind=which, index=_int(request, "index", -1))
-    elif kind == "regions":
-        fields["n"] = _int(request, "n", 5, 1)
-    elif kind == "cellheads":
-        fields["head"] = None  # every head's
-        fields.update(
-            q=check_index("q", request.get("q"), q), k=check_index("k", request.get("k"), k)
-        )
-    return {"type": kind, **fields}
-
-
-def _tile(source: AttentionSource, r: dict[str, Any]) -> wire.Reply:
+def _tile(
+    source: AttentionSource, r: dict[str, Any], cancelled: Callable[[], bool] | None = None
+) -> wire.Reply:
+    """A tile; with ``r["reads"]`` its estimate (:mod:`.progressive`), marked as one."""
     window = (r["q0"], r["q1"], r["k0"], r["k1"])
-    t = tiles.tile(source, r["layer"], r["head"], r["case"], window, r["rows"], r["cols"])
+    reads = r.get("reads")
+    t = tiles.tile(
+        source, r["layer"], r["head"], r["case"], window, r["rows"], r["cols"],
+        reads=reads, cancelled=cancelled,
+    )  # fmt: skip
     content, buffers = wire.tile_reply(t.values, (t.q0, t.q1, t.k0, t.k1), (t.fq, t.fk))
     if "exclude" in r:
         content["rest_max"] = tiles.max_without(
-            source, r["layer"], r["head"], r["case"], window, r["exclude"]
+            source, r["layer"], r["head"], r["case"], window, r["exclude"], reads=reads
         )
+    if reads is not None:
+        content.update(estimate=True, reads=reads)
     return content, buffers
 
 
@@ -221,6 +139,7 @@ class Server:
         self.cache = cache if cache is not None else shared_cache()
         self.owner = uuid.uuid4().hex  # this widget's share of the kernel's reply cache
         self.warmup: Warmup | None = None
+        self.refiner: Refiner | None = None
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -255,6 +174,89 @@ class Server:
     def compute(self, component: str, request: dict[str, Any]) -> wire.Reply:
         """Compute one checked request's reply (no cache)."""
         return self.handlers[request["type"]](self.components[component], request)
+
+    def respond(self, component: str, tier: str, request: Any, send: Send) -> None:
+        """Answer one request through ``send``: at once, or a long tile in two stages.
+
+        A long tile of attention computed on demand is sent first as an
+        estimate, then exact from the refiner thread (:mod:`.progressive`);
+        ``{"type": "cancel", "id": ...}`` drops the exact stage of a request.
+        Everything else is :meth:`answer`'s reply, sent at once.
+        """
+        if isinstance(request, Mapping) and request.get("type") == "cancel":
+            if self.refiner is not None:
+                self.refiner.cancel(request.get("id"))
+            return
+        staged = self._staged(component, request)
+        if staged is None:
+            send(*self.answer(component, tier, request))
+            return
+        checked, reads = staged
+        echo = {
+            "type": "tile",
+            "id": request["id"],
+            "component": component,
+            **{name: checked[name] for name in ("layer", "head", "case")},
+        }
+        warmup = self._warmup_for(component, tier, checked)
+        key = reply_key(component, checked)
+        if request.get("prefetch"):
+            # A neighbour the view might want: the warm-up computes those in turn.
+            send({**echo, "cancelled": True}, [])
+            return
+        estimate = {**checked, "reads": reads}
+        with warmup.demand() if warmup else nullcontext():
+            content, buffers = self.cache.get_or_compute(
+                reply_key(component, estimate), partial(self.compute, component, estimate),
+                self.owner,
+            )  # fmt: skip
+        send({**echo, **content}, buffers)
+        if self.refiner is None:
+            self.refiner = Refiner()
+        exact = partial(self._exact, component, checked, key, echo, send)
+        self.refiner.submit(request["id"], exact)
+
+    def _staged(self, component: str, request: Any) -> tuple[dict[str, Any], int] | None:
+        """``(checked request, rows read)`` when this tile comes in two stages, else None."""
+        if not isinstance(request, Mapping) or request.get("type") != "tile":
+            return None
+        if not isinstance(request.get("id"), (str, int)) or component not in self.components:
+            return None
+        source = self.components[component]
+        try:
+            checked = check_request(request, source, self.kinds)
+        except (ValueError, TypeError, KeyError):
+            return None  # answer() sends the error
+        reads = estimate_reads(source, checked)
+        if reads is None or self.cache.has_kept(reply_key(component, checked), self.owner):
+            return None
+        return checked, reads
+
+    def _exact(
+        self,
+        component: str,
+        checked: dict[str, Any],
+        key: str,
+        echo: dict[str, Any],
+        send: Send,
+        cancelled: Callable[[], bool],
+    ) -> None:
+        """The refiner's job: the exact tile after its estimate, unless the view cancels it."""
+        source = self.components[component]
+        warmup = self.warmup
+        try:
+            with warmup.demand() if warmup else nullcontext():
+                content, buffers = self.cache.get_or_compute(
+                    key, partial(_tile, source, checked, cancelled), self.owner
+                )
+        except tiles.Cancelled:
+            send({**echo, "cancelled": True}, [])
+            return
+        except (ValueError, TypeError, KeyError, ZeroDivisionError, OverflowError) as error:
+            send({**echo, "error": _message(error)}, [])
+            return
+        if not cancelled():
+            send({**echo, **content}, buffers)
 
     def _thumbs_from_overviews(
         self, component: str, request: dict[str, Any], overview: dict[str, Any]
@@ -294,7 +296,9 @@ class Server:
         return self.warmup
 
     def close(self) -> None:
-        """Stop the warm-up and give this widget's replies back to the kernel."""
+        """Stop the warm-up and the refiner; give this widget's replies back to the kernel."""
+        if self.refiner is not None:
+            self.refiner.stop(timeout=5)
         if self.warmup is not None:
             self.warmup.stop(timeout=5)
         self.cache.drop(self.owner)

@@ -14,16 +14,29 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..data import AttentionSource, max_pool
 
-__all__ = ["Tile", "column_means", "max_pool", "thumbnails", "tile", "token_links", "top_links"]
+__all__ = [
+    "Cancelled",
+    "Tile",
+    "column_means",
+    "max_pool",
+    "thumbnails",
+    "tile",
+    "token_links",
+    "top_links",
+]
 
 # Rows are read in blocks of about this many values (16 MB of float32).
 _BLOCK_VALUES = 1 << 22
+# The scale without sinks pools each window to this many rows (then takes their
+# maximum): rows enough for an estimate to read only some of them.
+_REST_ROWS = 512
 
 
 @dataclass(frozen=True)
@@ -55,8 +68,17 @@ def tile(
     window: tuple[int, int, int, int] | None = None,
     max_rows: int | None = None,
     max_cols: int | None = None,
+    *,
+    reads: int | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Tile:
-    """The window of one matrix, max-pooled to at most ``max_rows x max_cols`` values."""
+    """The window of one matrix, max-pooled to at most ``max_rows x max_cols`` values.
+
+    ``reads``: an estimate from that many query rows of each pooled row (a
+    source's ``estimated_rows``; see :mod:`.progressive`). ``cancelled`` is
+    asked between row blocks; when it says True the tile is abandoned
+    (:class:`Cancelled`).
+    """
     q, k = source.shape(case)
     q0, q1, k0, k1 = window if window is not None else (0, q, 0, k)
     _check_window(q, k, q0, q1, k0, k1)
@@ -67,11 +89,21 @@ def tile(
     fk = math.ceil((k1 - k0) / max_cols) if max_cols else 1
     # Row blocks are whole multiples of fq so that no pooled block is split.
     step = max(fq, (_BLOCK_VALUES // max(1, k)) // fq * fq)
-    parts = [
-        source.pooled_rows(layer, head, case, start, min(q1, start + step), (k0, k1), (fq, fk))
-        for start in range(q0, q1, step)
-    ]
+    estimate = getattr(source, "estimated_rows", None) if reads is not None else None
+    parts = []
+    for start in range(q0, q1, step):
+        if cancelled is not None and cancelled():
+            raise Cancelled("the view asked for another tile")
+        stop = min(q1, start + step)
+        if estimate is not None:
+            parts.append(estimate(layer, head, case, start, stop, (k0, k1), (fq, fk), reads))
+        else:
+            parts.append(source.pooled_rows(layer, head, case, start, stop, (k0, k1), (fq, fk)))
     return Tile(np.concatenate(parts), q0, q1, k0, k1, fq, fk)
+
+
+class Cancelled(Exception):
+    """A tile abandoned part-way because the view no longer wants it."""
 
 
 def top_links(
@@ -124,15 +156,22 @@ def max_without(
     case: int,
     window: tuple[int, int, int, int],
     exclude: list[int],
+    *,
+    reads: int | None = None,
 ) -> float:
-    """The largest weight of the window outside the ``exclude`` keys (the scale without sinks)."""
+    """The largest weight of the window outside the ``exclude`` keys (the scale without sinks).
+
+    ``reads``: estimated from that many query rows per pooled row, as a tile's estimate.
+    """
     q0, q1, k0, k1 = window
     edges = [k0, *sorted(e for e in set(exclude) if k0 <= e < k1), k1]
     best = 0.0
     for left, right in itertools.pairwise(edges):
         start = left if left == k0 and left not in exclude else left + 1
         if start < right:
-            part = tile(source, layer, head, case, (q0, q1, start, right), 1, 1).values
+            part = tile(
+                source, layer, head, case, (q0, q1, start, right), _REST_ROWS, 1, reads=reads
+            ).values
             best = max(best, float(part.max()))
     return best
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..wire import Reply
 from .cache import ReplyCache, reply_key, reply_size
+from .tiles import Cancelled
 
 __all__ = ["Warmup"]
 
@@ -71,6 +72,7 @@ class Warmup:
         self._wake = threading.Condition()
         self._idle = threading.Event()
         self._idle.set()
+        self._demands = 0
         self._stopped = False
         self._template: tuple[str, dict[str, Any]] | None = None
         self._thread: threading.Thread | None = None
@@ -110,12 +112,20 @@ class Warmup:
 
     @contextmanager
     def demand(self) -> Iterator[None]:
-        """Hold the thread between tiles while the kernel answers the view."""
-        self._idle.clear()
+        """Hold the thread between tiles while the kernel answers the view.
+
+        Held by the kernel's own thread and the refiner's at once, so counted.
+        """
+        with self._wake:
+            self._demands += 1
+            self._idle.clear()
         try:
             yield
         finally:
-            self._idle.set()
+            with self._wake:
+                self._demands -= 1
+                if not self._demands:
+                    self._idle.set()
 
     def stop(self, timeout: float | None = None) -> None:
         global _active
@@ -190,6 +200,8 @@ class Warmup:
                 reply = self._cache.get_or_compute(
                     key, partial(self._answer, component, request), self._owner
                 )
+            except Cancelled:  # the refiner computed this tile and the view moved on
+                continue
             except Exception as error:  # the view will ask itself and show the error
                 with self._wake:
                     self.error = error
