@@ -4,6 +4,7 @@ Cell 0 builds random queries and keys (small, so attention is nearly uniform)
 with one planted cell per head: query QP[h] puts almost all its weight on key
 KP[h]. `wl` shows them through a LazyAttention (weights computed in the kernel
 when the view asks), `we` the same weights computed once (AttentionData).
+`wx` is N = 16,384 with two cases: its tiles come first as an estimate, then exact.
 """
 
 from __future__ import annotations
@@ -45,8 +46,24 @@ eager = np.stack([lazy.matrix(0, h) for h in range(2)])[None]
 wl = aw.AttentionWidget(lazy, byte_budget=1 << 20)
 we = aw.AttentionWidget(eager, tokens, byte_budget=1 << 20)
 """
-CELLS = [SETUP, "wl", "we"]
-CELL_LAZY, CELL_EAGER = 1, 2
+LONG = 16384
+# Per case (query, key) of the one strong cell of head 0.
+LONG_PLANTED = {0: (9000, 2000), 1: (12000, 15000)}
+SETUP_LONG = f"""
+NX = {LONG}
+long_planted = {LONG_PLANTED!r}
+gx = torch.Generator().manual_seed(1)
+QX = [torch.randn(1, NX, D, generator=gx) * 0.1 for _ in range(2)]
+KX = [torch.randn(1, NX, D, generator=gx) * 0.1 for _ in range(2)]
+for c, (q, k) in long_planted.items():
+    QX[c][0, q, 0] = 40.0
+    KX[c][0, k, 0] = 40.0
+long_lazy = aw.LazyAttention([[QX[0]], [QX[1]]], [[KX[0]], [KX[1]]],
+                             [[f"x{{i}}" for i in range(NX)]] * 2, scaling=D ** -0.5)
+wx = aw.AttentionWidget(long_lazy, byte_budget=1 << 20)
+"""
+CELLS = [SETUP, "wl", "we", SETUP_LONG, "wx"]
+CELL_LAZY, CELL_EAGER, CELL_LONG = 1, 2, 4
 
 # Largest channel difference between the matrix areas of two heatmap canvases.
 _DIFF_JS = """([a, b]) => {
@@ -82,7 +99,7 @@ def reset(nb: Notebook, name: str, view: WidgetView, head: int = 0) -> dict[str,
         """([root, canvas, head, n]) => {
           if (!root.dataset.painted || !canvas.dataset.layout) return false;
           const p = JSON.parse(root.dataset.painted), lay = JSON.parse(canvas.dataset.layout);
-          return !p.loading && p.head === head && lay.nq === n && lay.nk === n;
+          return !p.loading && !p.refining && p.head === head && lay.nq === n && lay.nk === n;
         }""",
         arg=[view.root.element_handle(), view.heatmap.element_handle(), head, N],
         timeout=60_000,
@@ -115,7 +132,11 @@ def dark_at(view: WidgetView, cells: list[tuple[int, int]]) -> list[bool]:
 def wait_settled(nb: Notebook, view: WidgetView, timeout_ms: float = 30_000) -> dict[str, Any]:
     """The view's latest paint is complete (its tiles arrived)."""
     nb.page.wait_for_function(
-        "(el) => el.dataset.painted && !JSON.parse(el.dataset.painted).loading",
+        """(el) => {
+          if (!el.dataset.painted) return false;
+          const p = JSON.parse(el.dataset.painted);
+          return !p.loading && !p.refining;
+        }""",
         arg=view.root.element_handle(),
         timeout=timeout_ms,
     )
@@ -161,6 +182,7 @@ def test_wheel_zoom_to_the_planted_cell_at_full_resolution(lab: Notebook) -> Non
     view = lab.widget(CELL_LAZY)
     reset(lab, "wl", view, head=1)
     q, k = PLANTED[1]
+    view.heatmap.scroll_into_view_if_needed()  # the wheel acts where the mouse is
     box = view.heatmap.bounding_box()
     assert box is not None
     for _ in range(40):
@@ -226,3 +248,35 @@ def test_lazy_and_eager_show_the_same_pixels(lab: Notebook) -> None:
         assert diff["same"], "the two views have different layouts"
         assert diff["differing"] == 0 and diff["worst"] <= 2, diff
         assert bright_at(eager, [PLANTED[head]]) == [True]
+
+
+# Every paint's (case, refining) in order, recorded by the page itself.
+_RECORD_JS = """(root) => {
+  root.__paints = [];
+  new MutationObserver(() => {
+    const p = JSON.parse(root.dataset.painted || "null");
+    if (p) root.__paints.push({case: p.case, refining: p.refining, loading: p.loading});
+  }).observe(root, {attributes: true, attributeFilter: ["data-painted"]});
+}"""
+
+
+def test_at_16k_a_cold_case_paints_an_estimate_marked_refining_then_the_exact_tile(
+    lab: Notebook,
+) -> None:
+    view = lab.widget(CELL_LONG)
+    first = view.wait_paint(case=0, timeout_ms=60_000)
+    lay = view.layout(view.heatmap)
+    assert (lay["nq"], lay["nk"]) == (LONG, LONG) and lay["fq"] > 8, lay
+    q, k = LONG_PLANTED[0]
+    assert bright_at(view, [(q, k)]) == [True]
+    # Case 1 is cold: the warm-up follows case 0, so nothing of case 1 is kept.
+    lab.page.evaluate(_RECORD_JS, view.root.element_handle())
+    lab.run_code("wx.case = 1")
+    done = view.wait_paint(case=1, after=first["n"], timeout_ms=60_000)
+    paints = lab.page.evaluate("(root) => root.__paints", view.root.element_handle())
+    shown = [p["refining"] for p in paints if p["case"] == 1 and not p["loading"]]
+    assert shown[0] is True and shown[-1] is False, paints  # estimate first, exact last
+    assert view.root.get_attribute("data-stage") == "exact" and not done["refining"]
+    q, k = LONG_PLANTED[1]
+    assert bright_at(view, [(q, k)]) == [True]
+    assert dark_at(view, [LONG_PLANTED[0], (100, 100), (16000, 300)]) == [True] * 3

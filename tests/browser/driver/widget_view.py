@@ -85,7 +85,7 @@ class WidgetView:
     def wait_paint(
         self, *, after: int | None = None, timeout_ms: float = 30_000, **want: Any
     ) -> dict[str, Any]:
-        """Wait for a completed (not loading) paint showing `want`, newer than paint `after`."""
+        """Wait for a completed paint (not loading, not an estimate) showing `want`, after `after`."""
         self.root.wait_for(state="attached", timeout=timeout_ms)
         handle = self.root.element_handle(timeout=timeout_ms)
         try:
@@ -95,6 +95,8 @@ class WidgetView:
                   if (!raw) return false;
                   const p = JSON.parse(raw);
                   if (p.loading) return false;
+                  // An estimate (refining) is not the finished paint unless asked for.
+                  if (p.refining && !("refining" in want)) return false;
                   if (after !== null && p.n <= after) return false;
                   return Object.entries(want).every(([k, v]) => p[k] === v);
                 }""",
