@@ -5,7 +5,10 @@ For N tokens and a 12 x 12 model this prints, for weights held in memory
 queries and keys (LazyAttention, random Q/K of head size 64):
 memory held, time for the 440 px max-pooled overview tile, the top-8 links of
 30 visible rows, one token's column, and one layer of 40 px thumbnails, plus
-the bytes each reply puts on the wire.
+the bytes each reply puts on the wire. For lazy sources a "limit" row puts
+the exact tile beside the bare matmul of the same pairs (and the plain
+``q @ k.T``), the estimate beside the exact tile, and the head mean beside the
+sum of its heads, all measured in the same run.
 
     python bench/bench_tiles.py            # N = 512, 2048, 8192 (lazy only at 8192)
     python bench/bench_tiles.py --quick    # N = 512
@@ -59,6 +62,51 @@ def eager_source(lazy: LazyAttention) -> AttentionData:
     return AttentionData(cube, lazy.tokens[0], dtype=np.float16)
 
 
+def bare_matmuls(source: LazyAttention, layer: int, head: int) -> tuple[float, float]:
+    """The physical limit: (plain q @ k.T of the whole head, the same pairs in blocks).
+
+    The plain product writes every N x N score to memory (the issue's
+    reference); the blocked one multiplies exactly the pairs a causal tile
+    needs, block by block as the tile does, and keeps nothing.
+    """
+    q = source.queries[0][layer][head].float()
+    k = source.keys[0][layer][head].float()
+    n = q.shape[0]
+    plain_s, _ = timed(lambda: q @ k.T, repeat=2) if n <= 16384 else (float("nan"), None)
+    step = max(1, (1 << 19) // n)
+
+    def blocked() -> None:
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            k[:stop] @ q[start:stop].T
+
+    blocked_s, _ = timed(blocked)
+    return plain_s, blocked_s
+
+
+def kernel_limits(n: int, source: LazyAttention) -> None:
+    """One head's exact overview and its estimate beside the bare matmuls; the head mean."""
+    fq = -(-n // 440)
+    exact_s, _ = timed(lambda: tiles.tile(source, 5, 3, 0, max_rows=440, max_cols=440))
+    reads = max(1, fq // 8)
+    estimate_s, _ = timed(
+        lambda: tiles.tile(source, 5, 3, 0, max_rows=440, max_cols=440, reads=reads)
+    )
+    plain_s, blocked_s = bare_matmuls(source, 5, 3)
+    heads_s = sum(
+        timed(lambda h=h: tiles.tile(source, 5, h, 0, max_rows=440, max_cols=440), repeat=1)[0]
+        for h in range(HEADS)
+    )
+    mean_s, _ = timed(lambda: tiles.tile(source, 5, None, 0, max_rows=440, max_cols=440), 1)
+    print(
+        f"limit  N={n:5}  exact tile {exact_s * 1e3:7.1f} ms | blocked q·kᵀ of its pairs "
+        f"{blocked_s * 1e3:7.1f} ms (x{exact_s / blocked_s:4.2f}) | plain q @ k.T "
+        f"{plain_s * 1e3:7.1f} ms (x{exact_s / plain_s:4.2f}) | estimate ({reads} of {fq} rows) "
+        f"{estimate_s * 1e3:6.1f} ms (x{estimate_s / exact_s:4.2f} of exact) | head mean "
+        f"{mean_s * 1e3:7.1f} ms = x{mean_s / heads_s:4.2f} the sum of its {HEADS} heads"
+    )
+
+
 def report(name: str, n: int, source, held: int) -> None:
     overview_s, t = timed(lambda: tiles.tile(source, 5, 3, 0, max_rows=440, max_cols=440))
     # The widget's own encoding of a pooled tile (half floats past 256 x 256 values).
@@ -93,6 +141,7 @@ def main() -> None:
     for n in sizes:
         lazy = lazy_source(n, args.device)
         report("lazy", n, lazy, lazy.nbytes())
+        kernel_limits(n, lazy)
         if n <= 2048 and args.device == "cpu":
             eager = eager_source(lazy)
             report("eager", n, eager, sum(v.nbytes for v in eager.values))

@@ -218,3 +218,20 @@ def test_a_request_past_the_memory_limit_is_refused_with_its_size_and_a_window_w
     # The view's overview is pooled block by block, never the whole matrix at once.
     overview_tile = tiles.tile(widget.data, 0, 0, 0, None, 128, 128)
     assert overview_tile.values.shape == (128, 128)
+
+
+def test_half_precision_storage_still_gives_float32_exact_tiles() -> None:
+    source = lazy(640, causal=True, seed=5)
+    half = LazyAttention(
+        [[source.queries[0][0].half()]], [[source.keys[0][0].half()]], [source.tokens[0]],
+        scaling=source.scaling, causal=True,
+    )  # fmt: skip
+    q = half.queries[0][0][0].double()
+    k = half.keys[0][0][0].double()
+    scores = (q @ k.T) * half.scaling
+    scores = scores.masked_fill(torch.ones(640, 640, dtype=torch.bool).triu(1), float("-inf"))
+    truth = torch.softmax(scores, dim=-1).numpy()  # the stored halves, in float64
+    exact = tiles.tile(half, 0, 0, 0, None, 20, 20)
+    np.testing.assert_allclose(exact.values, truth.reshape(20, 32, 20, 32).max(axis=(1, 3)),
+                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(half.rows(0, 0, 0, 300, 310), truth[300:310], atol=1e-6)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -78,6 +79,9 @@ class Warmup:
         self._thread: threading.Thread | None = None
         self._resting = False
         self.computed = 0
+        # Seconds spent computing tiles: against the wall time from start to
+        # finish, what the warm-up's own bookkeeping costs.
+        self.busy_s = 0.0
         self.error: Exception | None = None  # the last failure, for a user who wonders
 
     def follow(self, component: str, request: Mapping[str, Any], layers: int, heads: int) -> None:
@@ -181,6 +185,14 @@ class Warmup:
                 return component, request, key
         return None
 
+    def _timed(self, component: str, request: dict[str, Any]) -> Reply:
+        """Compute one reply, adding its time to :attr:`busy_s` (bench_long's accounting)."""
+        start = time.perf_counter()
+        try:
+            return self._answer(component, request)
+        finally:
+            self.busy_s += time.perf_counter() - start
+
     def _run(self) -> None:
         while True:
             with self._wake:
@@ -198,7 +210,7 @@ class Warmup:
             component, request, key = job
             try:
                 reply = self._cache.get_or_compute(
-                    key, partial(self._answer, component, request), self._owner
+                    key, partial(self._timed, component, request), self._owner
                 )
             except Cancelled:  # the refiner computed this tile and the view moved on
                 continue
