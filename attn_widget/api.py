@@ -74,6 +74,7 @@ def generate(
     *,
     top_k: int = 5,
     dtype: Any = "float32",
+    lazy: bool = False,
     background: bool | None = None,
     **kwargs: Any,
 ) -> GenerationWidget:
@@ -87,7 +88,9 @@ def generate(
     ``w.text``, ``w.choices(t)`` (the ``top_k`` most probable tokens there);
     ``w.wait()`` blocks until the end. Widget options (``layer``, ``head``,
     ``gamma``, ``large``, ...) go to the widget; any other keyword goes to
-    ``model.generate`` (greedy unless it says otherwise).
+    ``model.generate`` (greedy unless it says otherwise). ``lazy=True`` keeps
+    queries and keys instead of weights, for long prompts of decoder-only
+    models (memory ∝ N·d; each row is computed when the view shows it).
     """
     widget_options = {name: kwargs.pop(name) for name in _WIDGET_OPTIONS if name in kwargs}
     storage = _storage(dtype)
@@ -108,7 +111,8 @@ def generate(
         try:
             generate_attention(
                 model, tokenizer, prompt, max_new_tokens=max_new_tokens, top_k=top_k,
-                dtype=storage, on_step=on_step, stop=stop, started=started, **kwargs,
+                dtype=storage, lazy=lazy, on_step=on_step, stop=stop, started=started,
+                **kwargs,
             )  # fmt: skip
         except BaseException as error:
             made.setdefault("error", error)

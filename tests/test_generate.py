@@ -101,6 +101,33 @@ def test_every_step_equals_one_eager_pass_over_the_final_sequence(kind: str) -> 
     assert w._meta["generation"]["rows"] == [6 + t - 2 for t in range(1, 7)]
 
 
+@pytest.mark.parametrize("kind", sorted(DECODERS))
+def test_lazy_generation_keeps_queries_and_keys_and_equals_the_eager_pass(kind: str) -> None:
+    model, eager = twins(kind)
+    before = state_of(model)
+    # A prompt longer than Mistral's window of 4: its band shows in the mask and the cache.
+    prompt = " ".join(f"w{i}" for i in range(3, 15))
+    w = aw.generate(model, tokenizer(), prompt, max_new_tokens=7, lazy=True, dtype="float32")
+    assert state_of(model) == before
+    assert not w.data.holds_weights and w.data.nbytes() > 0
+    with torch.no_grad():
+        reference = eager(torch.tensor([w.ids]), output_attentions=True).attentions
+    np.testing.assert_allclose(
+        w.data.case_values(0), np.stack([a[0].numpy() for a in reference]), atol=1e-5
+    )
+    # The text picture's row of a step, computed when shown.
+    row = w._meta["generation"]["rows"][3]
+    np.testing.assert_allclose(w.data.rows(1, 2, 0, row, row + 1)[0], reference[1][0, 2, row],
+                               atol=1e-5)  # fmt: skip
+
+
+def test_lazy_generation_refuses_what_it_cannot_keep() -> None:
+    bart, _ = twins("bart")
+    with pytest.raises(ValueError, match="lazy=True: aw.generate keeps queries and keys for "
+                       "decoder-only models; BartForConditionalGeneration is an encoder-decoder"):  # fmt: skip
+        aw.generate(bart, tokenizer(), PROMPT, max_new_tokens=2, lazy=True)
+
+
 @pytest.mark.parametrize("kind", sorted(SEQ2SEQ))
 def test_encoder_decoder_steps_equal_the_eager_pass_component_by_component(kind: str) -> None:
     model, eager = twins(kind)

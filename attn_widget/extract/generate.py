@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..growing import GrowingAttention
+from ..growing_lazy import GrowingLazyAttention
 from .hf import _component_of, _decoder_start, _model_name
 from .inputs import as_texts
 from .interface import capturing
@@ -123,7 +124,9 @@ class StepRecorder:
     """Each layer's attention call of every step, written into the growing arrays as rows."""
 
     def __init__(
-        self, parts: Mapping[str, GrowingAttention], component_of: Callable[[Any], str]
+        self,
+        parts: Mapping[str, GrowingAttention | GrowingLazyAttention],
+        component_of: Callable[[Any], str],
     ) -> None:
         self.parts = dict(parts)
         self.component_of = component_of
@@ -161,6 +164,9 @@ class StepRecorder:
                 f"one case of {part.n_heads} heads in {part.n_layers} layers"
             )
         start = self.filled[name][layer]
+        if isinstance(part, GrowingLazyAttention):
+            return self._keep_lazy(module, part, name, layer, start, query, key, value,
+                                   attention_mask, kwargs)  # fmt: skip
         # A cache hands over its latest k_len keys: the last is this step's own
         # position (a sliding-window cache keeps only the window).
         key_start = 0 if part.is_cross else start + q_len - k_len
@@ -201,6 +207,44 @@ class StepRecorder:
         # sdpa can neither soft-cap nor take sinks: the output from the same weights.
         values = value.repeat_interleave(group, dim=1) if group > 1 else value
         return torch.matmul(weights.to(values.dtype), values).transpose(1, 2).contiguous(), None
+
+
+    def _keep_lazy(
+        self,
+        module: Any,
+        part: GrowingLazyAttention,
+        name: str,
+        layer: int,
+        start: int,
+        query: Any,
+        key: Any,
+        value: Any,
+        attention_mask: Any,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """``lazy=True``: keep the call's queries and keys (checked), answer as the model would."""
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+        from .generate_lazy import record_lazy_step
+        from .weights import eager_output, scaling_of
+
+        q_len = query.shape[2]
+        if start + q_len > part.capacity or key.shape[2] > start + q_len:
+            raise ValueError(
+                f"{name} layer {layer}: {q_len} row(s) over {key.shape[2]} keys after {start} "
+                "rows do not fit the generation's positions"
+            )
+        record_lazy_step(
+            part, owner=type(module).__name__, name=name, layer=layer, start=start,
+            query=query, key=key, mask=attention_mask, kwargs=kwargs,
+        )  # fmt: skip
+        self.filled[name][layer] = start + q_len
+        if kwargs.get("softcap") is None and kwargs.get("s_aux") is None:
+            return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+        causal = attention_mask is None and q_len > 1
+        return eager_output(
+            query, key, value, attention_mask, causal, scaling_of(query, kwargs), kwargs
+        )
 
 
 def check_inputs(model: Any, tokenizer: Any, prompt: Any, max_new_tokens: Any, top_k: Any) -> str:
@@ -269,6 +313,7 @@ def generate_attention(
     max_new_tokens: int = 40,
     top_k: int = DEFAULT_TOP_K,
     dtype: Any = np.float32,
+    lazy: bool = False,
     on_step: Callable[[Generation], None] | None = None,
     stop: threading.Event | None = None,
     started: Callable[[Generation], None] | None = None,
@@ -282,6 +327,8 @@ def generate_attention(
     checks its stopping criteria before it hands a step's token to the streamer).
     Any other keyword goes to ``model.generate`` (greedy unless it says
     otherwise; beam search is refused: a streamer cannot follow beams).
+    ``lazy=True`` keeps queries and keys instead of weights (long prompts of
+    decoder-only models; see :mod:`.generate_lazy`).
     """
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
@@ -322,7 +369,24 @@ def generate_attention(
             meta={**meta, "component": name}, **kind,
         )  # fmt: skip
 
-    if encoder_decoder:
+    if lazy and encoder_decoder:
+        raise ValueError(
+            f"lazy=True: aw.generate keeps queries and keys for decoder-only models; "
+            f"{type(model).__name__} is an encoder-decoder, use lazy=False"
+        )
+    if lazy:
+        rows = len(ids) + max_new_tokens
+        parts: dict[str, Any] = {
+            "attention": GrowingLazyAttention(
+                counts.get("attention", 1),
+                heads,
+                rows,
+                dtype=dtype,
+                meta={**meta, "component": "attention", "lazy": True},
+            )
+        }
+        sequence = list(ids)
+    elif encoder_decoder:
         start = _decoder_start(model)
         target_rows = max_new_tokens + 1
         parts = {
