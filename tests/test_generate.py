@@ -123,8 +123,8 @@ def test_lazy_generation_keeps_queries_and_keys_and_equals_the_eager_pass(kind: 
 
 def test_lazy_generation_refuses_what_it_cannot_keep() -> None:
     bart, _ = twins("bart")
-    with pytest.raises(ValueError, match="lazy=True: aw.generate keeps queries and keys for "
-                       "decoder-only models; BartForConditionalGeneration is an encoder-decoder"):  # fmt: skip
+    refused = r"lazy=True: .* decoder-only models; BartForConditionalGeneration is an encoder"
+    with pytest.raises(ValueError, match=refused):
         aw.generate(bart, tokenizer(), PROMPT, max_new_tokens=2, lazy=True)
 
 
