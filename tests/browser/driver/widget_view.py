@@ -85,7 +85,7 @@ class WidgetView:
     def wait_paint(
         self, *, after: int | None = None, timeout_ms: float = 30_000, **want: Any
     ) -> dict[str, Any]:
-        """Wait for a complete paint (not loading, not an estimate) showing `want`, after `after`."""
+        """Wait for a complete paint (not loading, not an estimate) of `want`, after `after`."""
         self.root.wait_for(state="attached", timeout=timeout_ms)
         handle = self.root.element_handle(timeout=timeout_ms)
         try:
