@@ -74,7 +74,7 @@ def generate(
     *,
     top_k: int = 5,
     dtype: Any = "float32",
-    lazy: bool = False,
+    lazy: bool | None = None,
     background: bool | None = None,
     **kwargs: Any,
 ) -> GenerationWidget:
@@ -90,7 +90,8 @@ def generate(
     ``gamma``, ``large``, ...) go to the widget; any other keyword goes to
     ``model.generate`` (greedy unless it says otherwise). ``lazy=True`` keeps
     queries and keys instead of weights, for long prompts of decoder-only
-    models (memory ∝ N·d; each row is computed when the view shows it).
+    models (memory ∝ N·d; each row is computed when the view shows it);
+    the default (None) does so when the weights would pass 256 MiB.
     """
     widget_options = {name: kwargs.pop(name) for name in _WIDGET_OPTIONS if name in kwargs}
     storage = _storage(dtype)

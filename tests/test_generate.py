@@ -105,8 +105,9 @@ def test_every_step_equals_one_eager_pass_over_the_final_sequence(kind: str) -> 
 def test_lazy_generation_keeps_queries_and_keys_and_equals_the_eager_pass(kind: str) -> None:
     model, eager = twins(kind)
     before = state_of(model)
-    # A prompt longer than Mistral's window of 4: its band shows in the mask and the cache.
-    prompt = " ".join(f"w{i}" for i in range(3, 15))
+    # A prompt longer than Mistral's window of 4 (its band shows in the mask and the
+    # cache) and than the rows checked per call (the first 12 and the last 6).
+    prompt = " ".join(f"w{i}" for i in range(3, 33))
     w = aw.generate(model, tokenizer(), prompt, max_new_tokens=7, lazy=True, dtype="float32")
     assert state_of(model) == before
     assert not w.data.holds_weights and w.data.nbytes() > 0
@@ -119,6 +120,22 @@ def test_lazy_generation_keeps_queries_and_keys_and_equals_the_eager_pass(kind: 
     row = w._meta["generation"]["rows"][3]
     np.testing.assert_allclose(w.data.rows(1, 2, 0, row, row + 1)[0], reference[1][0, 2, row],
                                atol=1e-5)  # fmt: skip
+
+
+def test_by_default_generation_goes_lazy_only_when_the_weights_would_be_large(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from attn_widget.extract import generate as generate_module
+
+    model, _ = twins("gpt2")
+    small = aw.generate(model, tokenizer(), PROMPT, max_new_tokens=3)
+    assert small.data.holds_weights  # 2 x 4 x 9 x 9 float32: far under the limit
+    monkeypatch.setattr(generate_module, "AUTO_LAZY_BYTES", 1024)
+    large = aw.generate(model, tokenizer(), PROMPT, max_new_tokens=3)
+    assert not large.data.holds_weights
+    np.testing.assert_allclose(large.data.case_values(0), small.data.case_values(0), atol=1e-5)
+    bart, _ = twins("bart")  # an encoder-decoder keeps its weights whatever their size
+    assert aw.generate(bart, tokenizer(), PROMPT, max_new_tokens=2).data.holds_weights
 
 
 def test_lazy_generation_refuses_what_it_cannot_keep() -> None:

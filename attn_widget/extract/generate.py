@@ -39,6 +39,21 @@ from .tokens import display_tokens, token_scheme
 __all__ = ["Generation", "StepRecorder", "check_inputs", "generate_attention"]
 
 DEFAULT_TOP_K = 5
+# Weights of a generation above this many bytes are not kept (lazy=None): its
+# queries and keys are, and rows are computed when shown. A 12 x 12 model
+# with a 1,024-token prompt and 256 new tokens would hold 944 MB of float32.
+AUTO_LAZY_BYTES = 256 * 2**20
+
+
+def _position_biased(config: Any) -> bool:
+    """Whether a decoder adds a position bias to its scores (ALiBi): lazy generation cannot."""
+    attn = getattr(config, "attn_config", None)
+    return bool(
+        getattr(config, "alibi", False)
+        or getattr(config, "model_type", "") in ("bloom", "mpt")
+        or (isinstance(attn, Mapping) and attn.get("alibi"))
+        or getattr(attn, "alibi", False)
+    )
 
 
 @dataclass
@@ -313,7 +328,7 @@ def generate_attention(
     max_new_tokens: int = 40,
     top_k: int = DEFAULT_TOP_K,
     dtype: Any = np.float32,
-    lazy: bool = False,
+    lazy: bool | None = None,
     on_step: Callable[[Generation], None] | None = None,
     stop: threading.Event | None = None,
     started: Callable[[Generation], None] | None = None,
@@ -328,7 +343,9 @@ def generate_attention(
     Any other keyword goes to ``model.generate`` (greedy unless it says
     otherwise; beam search is refused: a streamer cannot follow beams).
     ``lazy=True`` keeps queries and keys instead of weights (long prompts of
-    decoder-only models; see :mod:`.generate_lazy`).
+    decoder-only models; see :mod:`.generate_lazy`); ``None`` (the default)
+    does so when the weights would take more than :data:`AUTO_LAZY_BYTES`
+    and the model is decoder-only without a position bias.
     """
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
@@ -369,6 +386,13 @@ def generate_attention(
             meta={**meta, "component": name}, **kind,
         )  # fmt: skip
 
+    if lazy is None:
+        full = sum(counts.values() or [1]) * heads * (len(ids) + max_new_tokens) ** 2
+        lazy = (
+            full * np.dtype(dtype).itemsize > AUTO_LAZY_BYTES
+            and not encoder_decoder
+            and not _position_biased(config)
+        )
     if lazy and encoder_decoder:
         raise ValueError(
             f"lazy=True: aw.generate keeps queries and keys for decoder-only models; "

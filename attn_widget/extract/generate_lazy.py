@@ -96,12 +96,23 @@ def _disagreement(
             for h in range(part.n_heads)
         ]
     )
-    seen = slice(key_start, key_start + want.shape[-1])
+    # The view ends at the last row checked; the model's rows of a prompt call
+    # span the call's every key, those past that row masked (they must be 0).
+    visible = min(want.shape[-1], got.shape[-1] - key_start)
+    want = want.cpu()
     gap = torch.zeros_like(got)
-    gap[..., seen] = (got[..., seen] - want.cpu()).abs()
+    gap[..., key_start : key_start + visible] = (
+        got[..., key_start : key_start + visible] - want[..., :visible]
+    ).abs()
     gap[..., :key_start] = got[..., :key_start].abs()  # keys the model no longer sees
     worst = float(gap.max())
     h, r, j = (int(i) for i in torch.unravel_index(torch.argmax(gap), gap.shape))
+    if visible < want.shape[-1]:
+        beyond = want[..., visible:].abs()
+        if float(beyond.max()) > worst:
+            worst = float(beyond.max())
+            h, r, j = (int(i) for i in torch.unravel_index(torch.argmax(beyond), beyond.shape))
+            j += key_start + visible
     return worst, (h, start + r0 + r, j)
 
 
