@@ -23,18 +23,17 @@ import traitlets
 
 from . import html, io, wire
 from ._files import write_atomic
-from .analysis.derived import DerivedAttention
-from .analysis.scores import SCORE_NAMES
-from .data import AttentionData, AttentionSource
+from .data import AttentionSource
 from .payload import view_payload
 from .serve import Handler, Server
 from .serve.exports import answer_export
 from .state import ViewState, check_gamma, check_index, check_selection, with_overrides
+from .widget_inputs import DERIVED, check_atlas, check_budget, components_of, derived_of
 
 if TYPE_CHECKING:  # matplotlib loads with the first figure, not with the package
     from matplotlib.colors import Colormap
 
-__all__ = ["DEFAULT_BYTE_BUDGET", "AttentionWidget"]
+__all__ = ["DEFAULT_BYTE_BUDGET", "DERIVED", "AttentionWidget"]
 
 DEFAULT_BYTE_BUDGET = 64_000_000
 _STATIC = pathlib.Path(__file__).parent / "static"
@@ -53,70 +52,6 @@ def _bundle(name: str, fallback: str) -> str:
     for changes with a callback that holds every widget made, so none was freed."""
     path = _STATIC / name
     return path.read_text(encoding="utf-8") if path.exists() else fallback
-
-
-def _check_budget(budget: Any) -> None:
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
-        raise ValueError(f"byte_budget: expected a positive number of bytes, got {budget!r}")
-
-
-def _check_atlas(name: Any) -> str:
-    """A head score's name for the atlas, or "" for none."""
-    if name == "" or name in SCORE_NAMES:
-        return str(name)
-    raise ValueError(
-        f"atlas: expected one of {', '.join(SCORE_NAMES)} (or '' for none), got {name!r}"
-    )
-
-
-DERIVED = ("rollout", "flow")
-
-
-def _derived(components: Mapping[str, AttentionSource], kinds: Any) -> dict[str, AttentionSource]:
-    """Derived attentions (rollout, flow) of every self-attention component, as components.
-
-    Each is a choice in the view beside the heads and their mean, so every
-    picture, tooltip and figure works on it; named ``"rollout"`` (or
-    ``"encoder · rollout"`` beside other components).
-    """
-    if isinstance(kinds, str) or not all(k in DERIVED for k in kinds):
-        raise ValueError(f"derived: expected a list of {', '.join(DERIVED)}, got {kinds!r}")
-    out: dict[str, AttentionSource] = {}
-    for name, source in components.items():
-        if source.is_cross:
-            continue
-        for kind in kinds:
-            label = kind if len(components) == 1 else f"{name} · {kind}"
-            out[label] = DerivedAttention(source, kind)
-    return out
-
-
-def _components(attentions: Any, tokens: Any, **layout: Any) -> dict[str, AttentionSource]:
-    """Name -> source from what a user passes: weights, a source, or a mapping of sources."""
-    if attentions is None:
-        raise ValueError("attentions: expected attention weights or AttentionData; got None")
-    given = [
-        name
-        for name, value in (("tokens", tokens), *layout.items())
-        if value not in (None, "right")
-    ]
-    if given and isinstance(attentions, (Mapping, AttentionSource)):
-        # Nothing the user passes is dropped: the source has its own tokens.
-        raise ValueError(
-            f"{given[0]}: the attention given is an {type(attentions).__name__}, which holds its "
-            f"own tokens; pass {given[0]}= when making it, e.g. AttentionData(weights, tokens)"
-        )
-    if isinstance(attentions, Mapping):
-        components = dict(attentions)
-        if not components or not all(isinstance(d, AttentionSource) for d in components.values()):
-            raise ValueError(
-                "components: expected a non-empty mapping of name -> AttentionData; got "
-                + repr({k: type(v).__name__ for k, v in components.items()})
-            )
-        return components
-    if isinstance(attentions, AttentionSource):
-        return {"attention": attentions}
-    return {"attention": AttentionData(attentions, tokens, **layout)}
 
 
 class AttentionWidget(anywidget.AnyWidget):
@@ -166,14 +101,14 @@ class AttentionWidget(anywidget.AnyWidget):
         derived: Sequence[str] = (),
         **traits: Any,
     ) -> None:
-        components = _components(
+        components = components_of(
             attentions, tokens, target_tokens=target_tokens, padding_side=padding_side
         )
-        components.update(_derived(components, derived))
+        components.update(derived_of(components, derived))
         unknown = sorted(set(traits) - {*_STATE_TRAITS, "component"})
         if unknown:
             raise TypeError(f"AttentionWidget got an unexpected keyword argument {unknown[0]!r}")
-        _check_budget(byte_budget)
+        check_budget(byte_budget)
         self._components: dict[str, AttentionSource] = components
         self._ready = False
         self._tier = "slices"
@@ -254,11 +189,11 @@ class AttentionWidget(anywidget.AnyWidget):
 
     @traitlets.validate("atlas")
     def _valid_atlas(self, proposal: dict[str, Any]) -> str:
-        return _check_atlas(proposal["value"])
+        return check_atlas(proposal["value"])
 
     @traitlets.validate("byte_budget")
     def _valid_budget(self, proposal: dict[str, Any]) -> int:
-        _check_budget(proposal["value"])
+        check_budget(proposal["value"])
         return int(proposal["value"])
 
     @traitlets.validate("selection")
@@ -335,7 +270,7 @@ class AttentionWidget(anywidget.AnyWidget):
         )
         state.check(data)
         if "atlas" in update:
-            _check_atlas(update["atlas"])
+            check_atlas(update["atlas"])
         for flag in ("head_mean", "large"):
             if not isinstance(update.get(flag, False), bool):
                 raise ValueError(f"{flag}: expected true or false, got {update[flag]!r}")
