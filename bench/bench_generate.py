@@ -17,11 +17,19 @@ every 0.1 s while tokens come) and their median size in bytes.
 
     python -m bench.bench_generate                          # 1,024 + 256 tokens
     python -m bench.bench_generate --prompt 8192 --new 32 --ways plain lazy
+    python -m bench.bench_generate --browser    # and the view in JupyterLab
+
+``--browser`` also opens the finished generation (eager, then lazy) in
+headless chromium in JupyterLab and prints the first paint after the cell
+that shows it, the step slider's repaint (one step at a time, and random
+steps), median and p95, measured as bench_widget measures layer moves, and
+the bytes per step move.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -134,6 +142,77 @@ def one(way: str, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+# The notebook's first cell: the same model, tokenizer and prompt as `one`, generated.
+BROWSER_GENERATE = """
+import sys
+sys.path.insert(0, {root!r})
+from bench.bench_generate import build, minilm_tokenizer
+import attn_widget as aw
+model = build({layers}, {heads}, {width}, {prompt} + {new})
+tokenizer = minilm_tokenizer()
+words = ["the", "cat", "sat", "on", "a", "mat", "and", "then", "it", "slept"]
+prompt = " ".join(words[i % len(words)] for i in range({prompt} - 2))
+w = aw.generate(model, tokenizer, prompt, max_new_tokens={new}, min_new_tokens={new},
+                lazy={lazy}, background=False)
+"""
+
+
+def browser_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """First paint and step-slider repaints of the finished generation, in JupyterLab."""
+    import random
+
+    from bench import bench_widget
+    from bench.bench_widget import _FIRST_PAINT_JS, _MOVES_JS, WireCounter, lab_and_browser
+    from tests.browser.driver import Notebook, open_session, write_notebook
+
+    rows = []
+    with lab_and_browser("aw-bench-generate-") as (browser, server):
+        for lazy in (False, True):
+            name = f"generate_{int(lazy)}.ipynb"
+            code = BROWSER_GENERATE.format(
+                root=str(bench_widget.ROOT), layers=args.layers, heads=args.heads,
+                width=args.width, prompt=args.prompt, new=args.new, lazy=lazy,
+            )  # fmt: skip
+            write_notebook(server.root / name, [code])
+            session = open_session(browser)
+            wire = WireCounter()
+            session.page.on("websocket", wire.attach)
+            try:
+                nb = Notebook(session.page, server, name, session).open()
+                print(f"  {name}: generating in the kernel", file=sys.stderr, flush=True)
+                nb.run_all(timeout_ms=900_000)
+                print(f"  {name}: showing it", file=sys.stderr, flush=True)
+                before = wire.received
+                first = session.page.evaluate(_FIRST_PAINT_JS, [name, 1, "w"])
+                session.page.wait_for_timeout(1000)
+                first_bytes = wire.received - before
+                steps = [("step", v) for v in range(args.new - 1, max(0, args.new - 41), -1)]
+                rng = random.Random(1)
+                jumps = [("step", rng.randrange(1, args.new + 1)) for _ in range(20)]
+                jumps = [m for i, m in enumerate(jumps) if i == 0 or m != jumps[i - 1]]
+                print(f"  {name}: moving the step slider", file=sys.stderr, flush=True)
+                before = wire.received
+                jump = session.page.evaluate(_MOVES_JS, [1, jumps, 50])
+                step = session.page.evaluate(_MOVES_JS, [1, steps, 50])
+                moves = len(jump) + len(step)
+                move_bytes = (wire.received - before) / moves
+            finally:
+                with contextlib.suppress(Exception):
+                    session.page.evaluate(
+                        "() => window.jupyterapp.serviceManager.sessions.shutdownAll()"
+                    )
+                session.close()
+            step_ms = sorted(m["ms"] for m in step)
+            jump_ms = sorted(m["ms"] for m in jump)
+            rows.append({
+                "way": "lazy" if lazy else "eager", "first_paint_ms": first["ms"],
+                "first_bytes": first_bytes, "step_median_ms": statistics.median(step_ms),
+                "step_p95_ms": step_ms[int(0.95 * (len(step_ms) - 1))],
+                "jump_median_ms": statistics.median(jump_ms), "bytes_per_move": move_bytes,
+            })  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=12)
@@ -143,6 +222,7 @@ def main() -> None:
     parser.add_argument("--new", type=int, default=256)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ways", nargs="+", default=["plain", "eager", "lazy"])
+    parser.add_argument("--browser", action="store_true", help="also the view in JupyterLab")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -173,7 +253,16 @@ def main() -> None:
         error = f"  {r['error']}" if "error" in r else ""
         print(f"{r['way']:6} {r['wall_s']:8.2f} {ratio} {r['peak_rss_mb']:8.0f} {first} {pubs} "
               f"{size}{error}")  # fmt: skip
+    if args.browser:
+        print("the finished generation in JupyterLab (headless chromium): step slider moves")
+        print(f"{'way':6} {'1st paint ms':>12} {'1st MB':>7} {'step med ms':>11} "
+              f"{'step p95 ms':>11} {'jump med ms':>11} {'kB/move':>8}")  # fmt: skip
+        for b in browser_rows(args):
+            print(f"{b['way']:6} {b['first_paint_ms']:12.0f} {b['first_bytes'] / 1e6:7.2f} "
+                  f"{b['step_median_ms']:11.1f} {b['step_p95_ms']:11.1f} "
+                  f"{b['jump_median_ms']:11.1f} {b['bytes_per_move'] / 1e3:8.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":
     main()
+

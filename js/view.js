@@ -263,6 +263,7 @@ export class AttentionView {
       layer: s.layer, head: s.head, mean: s.mean, case: s.case, gamma: s.gamma, component: s.component,
       n: this.paints, requests: this.source.requestsSent, loading, window: s.window,
       fq: shownTile ? shownTile.fq : 1, refining: !!(shownTile && shownTile.refining),
+      step: s.step,
     });
     this.ui.root.dataset.stage = shownTile && shownTile.refining ? "estimate" : "exact";
     if (!loading) this.prefetch(f);

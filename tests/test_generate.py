@@ -277,3 +277,27 @@ def test_a_planted_stop_event_ends_the_run_cleanly() -> None:
     # generate() checks its stopping criteria before it hands the step's token on: the
     # stop is seen at the step after the one that asked.
     assert run.stopped and len(run.steps) == 3 and run.done.is_set()
+
+
+def test_ids_the_tokenizer_has_no_token_for_are_shown_by_their_number() -> None:
+    """A model's embedding may be padded past its tokenizer's vocabulary: no None in the view."""
+    from transformers import LogitsProcessor, LogitsProcessorList
+
+    unknown = V + 2  # an id of the embedding with no token in the tokenizer
+
+    class Force(LogitsProcessor):
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            forced = torch.full_like(scores, float("-inf"))
+            forced[:, unknown] = 0
+            return forced
+
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=V + 8, n_embd=32, n_layer=2, n_head=4, n_positions=64,
+                        bos_token_id=1, eos_token_id=2)  # fmt: skip
+    model = GPT2LMHeadModel(config).eval()
+    forced = LogitsProcessorList([Force()])
+    w = aw.generate(model, tokenizer(), PROMPT, max_new_tokens=2, logits_processor=forced)
+    assert w.ids[-2:] == [unknown, unknown]
+    assert w.generation.tokens[-2:] == [f"<id {unknown}>"] * 2
+    steps = w._meta["generation"]["steps"]
+    assert all(isinstance(t, str) for s in steps for t in [s["token"], *(c[0] for c in s["top"])])

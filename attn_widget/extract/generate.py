@@ -97,6 +97,16 @@ def _prompt_ids(model: Any, tokenizer: Any, prompt: str) -> list[int]:
     return ids
 
 
+def _raw_tokens(tokenizer: Any, ids: list[int]) -> list[str]:
+    """The tokenizer's tokens of ``ids``; ``<id N>`` for an id it has no token for.
+
+    A model's embedding may be larger than its tokenizer's vocabulary (padded
+    for speed), and the tokenizer gives None for those ids: never None in the view.
+    """
+    raw = tokenizer.convert_ids_to_tokens(list(ids))
+    return [f"<id {i}>" if t is None else str(t) for i, t in zip(ids, raw, strict=True)]
+
+
 def _top_k(logits: Any, k: int, tokenizer: Any) -> list[dict[str, Any]]:
     """The k most probable next tokens of raw logits (softmax in float64), most probable first."""
     values = logits.detach().double().cpu().numpy().reshape(-1)
@@ -106,7 +116,7 @@ def _top_k(logits: Any, k: int, tokenizer: Any) -> list[dict[str, Any]]:
     return [
         {
             "id": int(i),
-            "token": tokenizer.convert_ids_to_tokens([int(i)])[0],
+            "token": _raw_tokens(tokenizer, [int(i)])[0],
             "probability": float(probabilities[i]),
             "_p": probabilities,  # for the chosen token's probability; dropped once read
         }
@@ -217,10 +227,10 @@ def generate_attention(
         rows = len(ids) + max_new_tokens
         parts = {"attention": growing("attention", rows, rows)}
         sequence = list(ids)
-    scheme = token_scheme(tokenizer, tokenizer.convert_ids_to_tokens(ids))
+    scheme = token_scheme(tokenizer, _raw_tokens(tokenizer, ids))
 
     def shown(raw_ids: list[int]) -> tuple[list[str], list[str]]:
-        raw = list(tokenizer.convert_ids_to_tokens(raw_ids))
+        raw = _raw_tokens(tokenizer, raw_ids)
         return raw, display_tokens(raw, tokenizer, scheme)
 
     raw, tokens = shown(sequence)
