@@ -22,9 +22,15 @@ import { overlayOf } from "./imageview.js";
 
 export const STRIP_WIDTH = 520;
 
-/** @param {number} positions @param {boolean} large @returns {AudioLayout} */
-export function audioLayout(positions, large) {
-  const width = large ? 680 : STRIP_WIDTH;
+/** Width of the strip in projector mode (unless fitted to the room). */
+export const LARGE_STRIP_WIDTH = 680;
+
+/**
+ * @param {number} positions @param {boolean} large @param {number} [stripWidth] projector mode's fitted width
+ * @returns {AudioLayout}
+ */
+export function audioLayout(positions, large, stripWidth) {
+  const width = stripWidth ?? (large ? LARGE_STRIP_WIDTH : STRIP_WIDTH);
   const x0 = 14; // room for the first time label
   const stripHeight = large ? 90 : 64;
   const bandHeight = large ? 22 : 16;
@@ -77,7 +83,8 @@ export class AudioPicture {
     if (this.panel.hidden || !media) return true;
     const c = f.header.cases[f.state.case];
     const positions = this.queries ? c.q : c.k;
-    const layout = audioLayout(positions, f.large);
+    const layout = audioLayout(positions, f.large, f.fit && f.fit.audio ? f.fit.audio : undefined);
+    this.caption.style.maxWidth = f.fit ? `${layout.width}px` : "";
     this.layout = layout;
     this.canvas.dataset.layout = JSON.stringify(layout);
     const ctx = prepareCanvas(this.canvas, layout.width, layout.height);

@@ -22,7 +22,9 @@ import { sliceHead } from "./store.js";
  *   full: {q: number, k: number}, whole: Window, window: Window, zoomed: boolean,
  *   theme: import("./theme.js").Theme, large: boolean, fontSize: number, maxSize: number, font: string,
  *   lut: Uint8ClampedArray, lutName: string, labels: Labels, focus: import("./lines.js").Focus,
- *   overviewTile: Tile | null, overlay: Overlay | null, max: number, blobs: Uint8Array[]}} Frame
+ *   overviewTile: Tile | null, overlay: Overlay | null, max: number, blobs: Uint8Array[],
+ *   fit: import("./projector.js").Fitted | null}} Frame
+ *   fit: projector mode's sizes of the pictures, fitted to the room (null otherwise)
  * @typedef {{place?: (frame: Frame) => void, request: (frame: Frame) => void,
  *   paint: (frame: Frame) => boolean}} Picture
  *   A picture asks the source for what it needs in `request` (every picture's
@@ -88,6 +90,7 @@ export function buildFrame(state, header, source, env) {
     focus: shownFocus(state.selection, state.hover) || stepFocus(header, state.step),
     overviewTile: null, overlay: null, max: 0,
     blobs: state.data ? state.data.blobs : [],
+    fit: null,
   };
 }
 

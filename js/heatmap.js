@@ -23,6 +23,26 @@ import { element } from "./controls.js";
  *   overlay: Overlay | null, regions: number[][] | null, note?: string}} HeatmapScene
  */
 
+/**
+ * The heatmap's layout options: the window, the labels, the type size and the
+ * largest matrix side (projector mode fits it to the room, see fit.js).
+ * @param {Window} w @param {{query: number, key: number}} labelWidth @param {number} fontSize @param {number} maxSize
+ */
+export function heatmapOptions(w, labelWidth, fontSize, maxSize) {
+  return {
+    nq: w.q1 - w.q0,
+    nk: w.k1 - w.k0,
+    q0: w.q0,
+    k0: w.k0,
+    queryLabelWidth: labelWidth.query,
+    keyLabelHeight: labelWidth.key,
+    maxMatrixSize: maxSize,
+    maxCell: Math.max(28, fontSize * 2.2),
+    labelPitch: fontSize + 1,
+    barLabelWidth: Math.max(48, fontSize * 4),
+  };
+}
+
 /** @implements {Picture} */
 export class HeatmapPicture {
   constructor() {
@@ -58,7 +78,7 @@ export class HeatmapPicture {
     this.draw({
       tile, window: f.window, max: f.max, gamma: f.state.gamma, lut: f.lut, lutName: f.lutName,
       queryLabels: f.labels.queryLabels, keyLabels: f.labels.keyLabels, labelWidth: f.labels.width,
-      focus: f.focus, box: f.state.box, theme: f.theme, fontSize: f.fontSize, maxSize: f.maxSize,
+      focus: f.focus, box: f.state.box, theme: f.theme, fontSize: f.fontSize, maxSize: f.fit ? f.fit.heat : f.maxSize,
       overlay: f.overlay, regions: this.rects, note: noteOf(tile, f.state.sinks),
     });
     return !!this.wanted;
@@ -73,18 +93,7 @@ export class HeatmapPicture {
   draw(s) {
     const { window: w, theme, fontSize } = s;
     const font = fontOf(fontSize, theme.font);
-    const layout = heatmapLayout({
-      nq: w.q1 - w.q0,
-      nk: w.k1 - w.k0,
-      q0: w.q0,
-      k0: w.k0,
-      queryLabelWidth: s.labelWidth.query,
-      keyLabelHeight: s.labelWidth.key,
-      maxMatrixSize: s.maxSize,
-      maxCell: Math.max(28, fontSize * 2.2),
-      labelPitch: fontSize + 1,
-      barLabelWidth: Math.max(48, fontSize * 4),
-    });
+    const layout = heatmapLayout(heatmapOptions(w, s.labelWidth, fontSize, s.maxSize));
     this.layout = layout;
     this.tile = s.tile;
     this.canvas.dataset.layout = JSON.stringify({

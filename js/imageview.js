@@ -101,7 +101,10 @@ export class ImagePicture {
   paint(f) {
     const media = f.header.media;
     if (this.panel.hidden || !media || !media.grid || !media.size) return true;
-    const layout = imageLayout({ size: media.size, grid: media.grid }, f.large ? LARGE_IMAGE_SIDE : IMAGE_SIDE);
+    const side = f.fit && f.fit.image ? f.fit.image : f.large ? LARGE_IMAGE_SIDE : IMAGE_SIDE;
+    const layout = imageLayout({ size: media.size, grid: media.grid }, side);
+    // Projector mode: the caption stays within the picture (it ellipsizes).
+    this.caption.style.maxWidth = f.fit ? `${layout.width}px` : "";
     this.layout = layout;
     this.canvas.dataset.layout = JSON.stringify(layout);
     const ctx = prepareCanvas(this.canvas, layout.width, layout.height);

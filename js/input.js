@@ -4,6 +4,7 @@
 
 import { Gesture, keyAction } from "./pointer.js";
 import { matrixPoint } from "./geometry.js";
+import { stepFocus } from "./frame.js";
 
 /**
  * @typedef {import("./lines.js").Focus} Focus
@@ -16,6 +17,7 @@ import { matrixPoint } from "./geometry.js";
  *   set: (patch: Partial<import("./store.js").ViewState>) => void,
  *   click: (hit: Focus) => void, zoom: (factor: number, anchor?: {q: number, k: number}) => void,
  *   setWindow: (w: import("./store.js").Window | null) => void, paintNow: () => void,
+ *   reveal: (index: number) => void,
  *   gridTip: (hit: {layer: number, head: number} | null, at: {x: number, y: number} | null) => void}} InputHost
  */
 
@@ -114,24 +116,47 @@ export function listenInput(host) {
     if (hit) host.set({ layer: hit.layer, head: hit.head, mean: false });
   });
 
-  root.addEventListener("keydown", (event) => {
+  // Keys on the view. Listened for on the window, before anything else sees them
+  // (JupyterLab matches its shortcuts, j, k, m and the arrows among them, on the way
+  // down to the focused element): a key the view acts on goes no further; any other
+  // key is left to the notebook.
+  const onKey = (/** @type {KeyboardEvent} */ event) => {
+    const path = event.composedPath();
+    if (!path.includes(root)) return;
     if (event.key === "Escape") {
-      host.set({ selection: null });
+      // Escape closes the key list first, then unlocks (and reaches the notebook too).
+      if (store.state.keys) {
+        store.apply({ keys: false });
+        event.stopPropagation();
+      } else host.set({ selection: null });
       return;
     }
-    const target = /** @type {HTMLElement} */ (event.target);
+    const target = /** @type {HTMLElement} */ (path[0]);
     if (target && (target.tagName === "INPUT" || target.tagName === "SELECT")) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
     const header = host.header();
-    const steps = header && header.generation ? header.generation.steps.length : 0;
-    const action = header && keyAction(event.key, store.state, { ...header, steps });
+    if (!header) return;
+    const s = store.state;
+    const steps = header.generation ? header.generation.steps.length : 0;
+    const c = header.cases[s.case];
+    const step = stepFocus(header, s.step);
+    const tokens = c ? { q: c.q, k: c.k, row: step && step.kind === "query" ? step.index : undefined } : undefined;
+    const action = keyAction(event.key, s, { ...header, steps, tokens });
     if (!action) return;
-    if (action.patch) host.set(action.patch);
-    else if (action.zoom) host.zoom(action.zoom);
-    else host.setWindow(null);
     event.preventDefault();
-  });
+    event.stopPropagation();
+    if (action.keys) store.apply({ keys: !s.keys });
+    else if (action.patch) {
+      const sel = /** @type {{selection?: import("./store.js").Selection}} */ (action.patch).selection;
+      if (sel) host.reveal(sel.kind === "cell" ? sel.q : sel.index);
+      host.set(action.patch);
+    } else if (action.zoom) host.zoom(action.zoom);
+    else host.setWindow(null);
+  };
+  window.addEventListener("keydown", onKey, true);
 
   return () => {
+    window.removeEventListener("keydown", onKey, true);
     window.removeEventListener("mousemove", onMove);
     window.removeEventListener("mouseup", onUp);
   };

@@ -10,12 +10,12 @@ import { element, slider, checkbox, guardKeys } from "./controls.js";
  *   meanBox: {row: HTMLElement, input: HTMLInputElement}, toolbar: HTMLElement,
  *   overviewButton: HTMLButtonElement, resetZoomButton: HTMLButtonElement,
  *   regionsButton: HTMLButtonElement, projectorButton: HTMLButtonElement, sinksButton: HTMLButtonElement,
- *   status: HTMLElement,
+ *   status: HTMLElement, help: HTMLElement, keys: HTMLElement,
  *   views: HTMLElement, overviewBox: HTMLElement, tooltip: HTMLElement}} Layout
  * @typedef {{component: (name: string) => void, layer: (v: number) => void, head: (v: number) => void,
  *   case: (v: number) => void, gamma: (v: number) => void, mean: (on: boolean) => void,
  *   overview: () => void, resetZoom: () => void, regions: () => void, projector: () => void,
- *   sinks: () => void}} Actions
+ *   sinks: () => void, keys: () => void}} Actions
  */
 
 export const HELP = [
@@ -23,8 +23,21 @@ export const HELP = [
   "Click: lock the selection · click again or Esc: unlock.",
   "Heatmap: wheel zooms · drag a box to zoom · shift+drag pans · double-click resets.",
   "Sliders: arrow keys step the focused slider.",
-  "Keys on the view: [ ] layer · , . head · m mean of heads · < > generation step · + − zoom · 0 reset zoom.",
+  "Keys on the view: [ ] layer · , . head · m mean of heads · < > generation step · j k (↓ ↑) next / previous token · + − zoom · 0 reset zoom · ? all keys.",
 ].join("\n");
+
+/** The keys of the view (once it has focus: click a picture), as the `?` list shows them. */
+export const KEYS = [
+  ["[  ]", "previous / next layer"],
+  [",  .", "previous / next head"],
+  ["m", "mean of heads on / off"],
+  ["<  >", "previous / next generation step"],
+  ["j  ↓  →", "lock the next token"],
+  ["k  ↑  ←", "lock the previous token"],
+  ["Esc", "unlock the token (or close this list)"],
+  ["+  −  0", "zoom the heatmap in / out / back"],
+  ["?", "show / hide this list"],
+];
 
 /** @param {string} className @param {string} text @param {Record<string, string>} [attrs] */
 function button(className, text, attrs = {}) {
@@ -72,18 +85,38 @@ export function buildLayout(actions) {
     "aria-pressed": "false", title: "leave the first token (an attention sink) out of the colour scale",
   });
   sinksButton.addEventListener("click", actions.sinks);
-  const help = element("span", { class: "aw-button aw-help", tabindex: "0", title: HELP, "aria-label": HELP }, "?");
+  const help = element("span", { class: "aw-button aw-help", tabindex: "0", role: "button", title: HELP, "aria-label": HELP }, "?");
+  help.addEventListener("click", actions.keys);
+  help.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      actions.keys();
+    }
+  });
   const status = element("span", { class: "aw-status", role: "status", "aria-live": "polite" });
   toolbar.append(overviewButton, regionsButton, sinksButton, projectorButton, resetZoomButton, help, status);
 
   const views = element("div", { class: "aw-views" });
   const overviewBox = element("div", { class: "aw-overview", hidden: "" });
   const tooltip = element("div", { class: "aw-tooltip", role: "tooltip", hidden: "" });
-  root.append(controls, toolbar, views, overviewBox, tooltip);
+  const keys = keyList();
+  root.append(controls, toolbar, views, overviewBox, tooltip, keys);
   return {
     root, componentRow, componentSelect, sliders, meanBox, toolbar, overviewButton, resetZoomButton,
-    regionsButton, projectorButton, sinksButton, status, views, overviewBox, tooltip,
+    regionsButton, projectorButton, sinksButton, status, help, keys, views, overviewBox, tooltip,
   };
+}
+
+/** The list of keys `?` shows over the view (every text as text). */
+function keyList() {
+  const list = element("div", { class: "aw-keys", role: "note", "aria-label": "keys of the view", hidden: "" });
+  list.append(element("div", { class: "aw-keys-title" }, "Keys (click a picture first)"));
+  for (const [keys, meaning] of KEYS) {
+    const row = element("div", { class: "aw-keys-row" });
+    row.append(element("kbd", {}, keys), element("span", {}, meaning));
+    list.append(row);
+  }
+  return list;
 }
 
 /**
@@ -96,6 +129,8 @@ export function syncControls(ui, header, s) {
   ui.sliders.layer.set(s.layer, 0, header.n_layers - 1);
   ui.sliders.head.set(s.head, 0, header.n_heads - 1);
   ui.sliders.case.set(s.case, 0, header.n_cases - 1);
+  // Projector mode shows the class no control that cannot move.
+  ui.sliders.case.row.hidden = s.large && header.n_cases < 2;
   ui.sliders.gamma.set(s.gamma);
   ui.sliders.head.input.classList.toggle("aw-inactive", s.mean);
   ui.meanBox.input.checked = s.mean;
@@ -108,6 +143,8 @@ export function syncControls(ui, header, s) {
   ui.regionsButton.setAttribute("aria-pressed", String(s.regions));
   ui.sinksButton.setAttribute("aria-pressed", String(s.sinks));
   ui.resetZoomButton.hidden = !s.window;
+  ui.keys.hidden = !s.keys;
+  ui.help.setAttribute("aria-expanded", String(s.keys));
 }
 
 /**

@@ -15,6 +15,31 @@ import { element, guardKeys } from "./controls.js";
  * @typedef {import("./codec.js").TokenWeights} TokenWeights
  */
 
+/**
+ * @typedef {{nq: number, nk: number, labelWidth: {query: number, key: number}, fontSize: number,
+ *   maxSize: number, gap?: number}} LinesSpec  maxSize: the largest visible column height
+ */
+
+/** The gap between the columns at a type size (projector mode may narrow it). @param {number} fontSize */
+export function linesGap(fontSize) {
+  return Math.max(160, fontSize * 12);
+}
+
+/** The token-line layout options of a spec (the scroll position aside). @param {LinesSpec} s */
+export function linesOptions(s) {
+  return {
+    nq: s.nq,
+    nk: s.nk,
+    queryLabelWidth: s.labelWidth.query,
+    keyLabelWidth: s.labelWidth.key,
+    maxHeight: s.maxSize,
+    maxRow: Math.max(22, s.fontSize * 1.8),
+    minRow: s.fontSize + 3,
+    gap: s.gap ?? linesGap(s.fontSize),
+    labelPitch: s.fontSize + 1,
+  };
+}
+
 /** @implements {Picture} */
 export class LinesPicture {
   /** @param {() => void} onChange the links inputs changed or the column scrolled */
@@ -53,8 +78,8 @@ export class LinesPicture {
 
   /** Lay the columns out first: which rows are visible decides what to ask for. @param {Frame} f */
   place(f) {
-    const { full, labels, fontSize, maxSize } = f;
-    this.layOut({ nq: full.q, nk: full.k, labelWidth: labels.width, fontSize, maxSize });
+    const { full, labels, fontSize, maxSize, fit } = f;
+    this.layOut({ nq: full.q, nk: full.k, labelWidth: labels.width, fontSize, maxSize: fit ? fit.lines.height : maxSize, gap: fit ? fit.lines.gap : undefined });
     if (!this.topInput.value) this.topInput.value = String(defaultTopK(full.q, full.k));
     this.topInput.max = String(full.k);
   }
@@ -106,6 +131,16 @@ export class LinesPicture {
     if (this.layout) this.scroller.scrollTop = q * this.layout.row;
   }
 
+  /** Scroll as little as needed to bring row `index` into view (a token locked by key). @param {number} index */
+  reveal(index) {
+    const l = this.layout;
+    if (!l) return;
+    const top = l.top + index * l.row;
+    const bottom = top + l.row;
+    if (top < l.scrollTop + l.top) this.scroller.scrollTop = Math.max(0, top - l.top);
+    else if (bottom > l.scrollTop + l.height - l.top) this.scroller.scrollTop = bottom - l.height + l.top;
+  }
+
   /** Which token lies at canvas point (x, y). @returns {import("./lines.js").Focus} */
   hit(/** @type {number} */ x, /** @type {number} */ y) {
     return this.layout ? linesHit(this.layout, x, y) : null;
@@ -113,21 +148,10 @@ export class LinesPicture {
 
   /**
    * Lay the columns out for the current scroll position.
-   * @param {{nq: number, nk: number, labelWidth: {query: number, key: number}, fontSize: number, maxSize: number}} s
+   * @param {LinesSpec} s
    */
   layOut(s) {
-    const layout = linesLayout({
-      nq: s.nq,
-      nk: s.nk,
-      queryLabelWidth: s.labelWidth.query,
-      keyLabelWidth: s.labelWidth.key,
-      maxHeight: s.maxSize,
-      maxRow: Math.max(22, s.fontSize * 1.8),
-      minRow: s.fontSize + 3,
-      gap: Math.max(160, s.fontSize * 12),
-      labelPitch: s.fontSize + 1,
-      scrollTop: this.scroller.scrollTop,
-    });
+    const layout = linesLayout({ ...linesOptions(s), scrollTop: this.scroller.scrollTop });
     this.scroller.style.height = `${layout.height}px`;
     this.scroller.style.width = `${layout.width}px`;
     this.spacer.style.height = `${layout.contentHeight - layout.height}px`;

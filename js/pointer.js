@@ -92,16 +92,48 @@ export class Gesture {
   }
 }
 
+/** Keys that lock the next / previous token (j / k as in a pager, and the arrows). */
+export const NEXT_KEYS = ["j", "ArrowDown", "ArrowRight"];
+export const PREVIOUS_KEYS = ["k", "ArrowUp", "ArrowLeft"];
+
 /**
- * The store patch a key on the view stands for, or null. Layers `[` `]`,
- * heads `,` `.`, `m` the mean; zoom keys come back as {zoom: factor | 0}.
+ * The lock one token on from `selection` (`by` +1 or -1), kept in range: a
+ * locked query or key moves along its axis, a cell moves to the next query
+ * row; with nothing locked, the first (or last) query, or the one after
+ * (before) the generation step's row.
+ * @param {Selection | null} selection
+ * @param {number} by
+ * @param {{q: number, k: number, row?: number}} tokens  row: the generation step's query row, if any
+ * @returns {Selection | null}
+ */
+export function stepSelection(selection, by, tokens) {
+  const clamp = (/** @type {number} */ v, /** @type {number} */ n) => Math.max(0, Math.min(n - 1, v));
+  if (!tokens.q || !tokens.k) return selection;
+  const focus = focusFromSelection(selection);
+  if (focus && focus.kind === "key") return { kind: "key", index: clamp(focus.index + by, tokens.k) };
+  const at = focus ? (focus.kind === "cell" ? focus.q : focus.index) : tokens.row ?? null;
+  const index = at === null ? (by > 0 ? 0 : tokens.q - 1) : clamp(at + by, tokens.q);
+  return { kind: "query", index };
+}
+
+/**
+ * What a key on the view stands for, or null. Layers `[` `]`, heads `,` `.`,
+ * `m` the mean, `<` `>` a generation's steps, `j` / `k` (or the arrows) lock
+ * the next / previous token, `?` shows the key list; zoom keys come back as
+ * {zoom: factor | 0}.
  * @param {string} key
- * @param {{layer: number, head: number, mean: boolean, step?: number}} state
- * @param {{n_layers: number, n_heads: number, steps?: number}} header  steps: a generation's
- * @returns {{patch?: object, zoom?: number} | null}
+ * @param {{layer: number, head: number, mean: boolean, step?: number, selection?: Selection | null}} state
+ * @param {{n_layers: number, n_heads: number, steps?: number, tokens?: {q: number, k: number, row?: number}}} header
+ *   steps: a generation's; tokens: the case's query and key counts
+ * @returns {{patch?: object, zoom?: number, keys?: true} | null}
  */
 export function keyAction(key, state, header) {
   const clamp = (/** @type {number} */ v, /** @type {number} */ n) => Math.max(0, Math.min(n - 1, v));
+  if (NEXT_KEYS.includes(key) || PREVIOUS_KEYS.includes(key)) {
+    if (!header.tokens) return null;
+    const selection = stepSelection(state.selection || null, NEXT_KEYS.includes(key) ? 1 : -1, header.tokens);
+    return selection ? { patch: { selection } } : null;
+  }
   switch (key) {
     case "]": return { patch: { layer: clamp(state.layer + 1, header.n_layers) } };
     case "[": return { patch: { layer: clamp(state.layer - 1, header.n_layers) } };
@@ -117,6 +149,7 @@ export function keyAction(key, state, header) {
     case "+": case "=": return { zoom: 0.5 };
     case "-": return { zoom: 2 };
     case "0": return { zoom: 0 };
+    case "?": return { keys: true };
     default: return null;
   }
 }

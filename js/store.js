@@ -15,11 +15,11 @@ import { decodePayload } from "./codec.js";
  *   data: Payload | null, hover: Focus, window: Window | null, box: Window | null,
  *   overview: boolean, regions: boolean, move: {dl: number, dh: number},
  *   step: number, generating: boolean, sinks: boolean, playing: boolean,
- *   atlas: string, atlasSort: boolean, likeHead: {layer: number, head: number} | null}} ViewState
+ *   atlas: string, atlasSort: boolean, likeHead: {layer: number, head: number} | null, keys: boolean}} ViewState
  *   step / generating: a generation's (0 / false for other widgets); sinks: the colour
  *   scale leaves the sink keys out; playing: the step walks on by itself; atlas: the head
  *   score the overview grid shows ("" none), atlasSort: sorted by it, likeHead: sorted by
- *   likeness to this head
+ *   likeness to this head; keys: the list of keys (`?`) is shown
  * @typedef {keyof ViewState} Key
  * @typedef {(changed: Set<Key>, state: ViewState) => void} Listener
  * @typedef {{get: (name: string) => any, set: (name: string, value: any) => void,
@@ -54,6 +54,7 @@ export class Store {
       layer: 0, head: 0, mean: false, case: 0, gamma: 1, component: "", selection: null, large: false,
       data: null, hover: null, window: null, box: null, overview: false, regions: false, move: { dl: 0, dh: 0 },
       step: 0, generating: false, sinks: false, playing: false, atlas: "", atlasSort: false, likeHead: null,
+      keys: false,
     };
     const traits = { ...SYNCED, ...READ_ONLY };
     // A trait the model lacks (a widget that is not a generation) keeps the default.

@@ -65,6 +65,7 @@ export class TextPicture {
     this.io = io;
     this.panel = element("div", { class: "aw-text-panel", hidden: "" });
     const bar = element("div", { class: "aw-stepbar" });
+    this.bar = bar;
     this.step = slider({ dim: "step", label: "step", min: 1, max: 1, step: 1, format: (v) => String(v),
       onInput: (v) => io.set({ step: v, playing: false }) });
     this.play = /** @type {HTMLButtonElement} */ (element("button", { type: "button", class: "aw-button aw-play", "aria-pressed": "false" }, "▶ play"));
@@ -133,23 +134,13 @@ export class TextPicture {
   /** @param {Frame} f @param {NonNullable<import("./codec.js").Header["generation"]>} gen */
   drawText(f, gen) {
     const large = f.large;
-    const fontSize = large ? 20 : 13;
-    const font = fontOf(fontSize, f.theme.font);
-    const keysTokens = this.cross && gen.source_tokens ? gen.source_tokens : gen.tokens;
-    const shownTokens = keysTokens.map((t) => visibleToken(t));
-    const ctx0 = /** @type {CanvasRenderingContext2D} */ (this.canvas.getContext("2d"));
-    ctx0.font = font;
-    const widths = shownTokens.map((t) => ctx0.measureText(t).width);
-    const maxWidth = large ? 640 : 460;
-    const lineHeight = Math.round(fontSize * 1.7);
-    const flow = flowLayout(widths, { maxWidth, lineHeight, gap: 3, pad: 6, breaks: shownTokens.map((t) => t.endsWith("↵")) });
-    // An encoder–decoder: the target below the source, the step's token marked.
-    const target = this.cross ? flowLayout(gen.tokens.map((t) => ctx0.measureText(visibleToken(t)).width),
-      { maxWidth, lineHeight, gap: 3, pad: 6, top: flow.height + 10 }) : null;
+    const maxWidth = f.fit && f.fit.text ? f.fit.text.canvas : large ? 640 : 460;
+    const { font, fontSize, shownTokens, flow, target } = this.flows(f, gen, maxWidth);
     this.flow = flow;
     this.target = target;
     const height = target ? target.height : flow.height;
-    this.canvas.dataset.layout = JSON.stringify({ boxes: flow.boxes, target: target ? target.boxes : null, row: this.row });
+    this.panel.style.width = f.fit && f.fit.text ? `${f.fit.text.width}px` : "";
+    this.canvas.dataset.layout = JSON.stringify({ boxes: flow.boxes, target: target ? target.boxes : null, row: this.row, fontSize });
     const ctx = prepareCanvas(this.canvas, maxWidth, height);
     ctx.fillStyle = f.theme.background;
     ctx.fillRect(0, 0, maxWidth, height);
@@ -188,6 +179,33 @@ export class TextPicture {
       if (flow.boxes[writing]) mark(flow.boxes[writing], f.theme.highlight, large ? 3 : 2);
       if (this.row >= 0 && flow.boxes[this.row]) mark(flow.boxes[this.row], f.theme.muted, 1);
     }
+  }
+
+  /**
+   * The text laid out in `maxWidth`: the shaded tokens' flow (and an encoder–decoder's target below).
+   * @param {Frame} f @param {NonNullable<import("./codec.js").Header["generation"]>} gen @param {number} maxWidth
+   */
+  flows(f, gen, maxWidth) {
+    const fontSize = f.large ? 20 : 13;
+    const font = fontOf(fontSize, f.theme.font);
+    const cross = f.header.is_cross;
+    const keysTokens = cross && gen.source_tokens ? gen.source_tokens : gen.tokens;
+    const shownTokens = keysTokens.map((t) => visibleToken(t));
+    const ctx0 = /** @type {CanvasRenderingContext2D} */ (this.canvas.getContext("2d"));
+    ctx0.font = font;
+    const widths = shownTokens.map((t) => ctx0.measureText(t).width);
+    const lineHeight = Math.round(fontSize * 1.7);
+    const flow = flowLayout(widths, { maxWidth, lineHeight, gap: 3, pad: 6, breaks: shownTokens.map((t) => t.endsWith("↵")) });
+    // An encoder–decoder: the target below the source, the step's token marked.
+    const target = cross ? flowLayout(gen.tokens.map((t) => ctx0.measureText(visibleToken(t)).width),
+      { maxWidth, lineHeight, gap: 3, pad: 6, top: flow.height + 10 }) : null;
+    return { font, fontSize, shownTokens, flow, target, height: target ? target.height : flow.height };
+  }
+
+  /** The text canvas's height at width `maxWidth` (projector mode fits it). @param {Frame} f @param {number} maxWidth */
+  heightFor(f, maxWidth) {
+    const gen = f.header.generation;
+    return gen ? this.flows(f, gen, maxWidth).height : 0;
   }
 
   /** The step's choices and each head's sink share. */

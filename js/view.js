@@ -20,6 +20,7 @@ import { neighbours } from "./neighbours.js";
 import { clickSelection, sameFocus } from "./pointer.js";
 import { zoomWindow } from "./geometry.js";
 import { formatValue } from "./colormap.js";
+import { ProjectorFit } from "./projector.js";
 
 /**
  * @typedef {import("./store.js").ViewState} ViewState
@@ -55,6 +56,7 @@ export class AttentionView {
       regions: () => this.store.apply({ regions: !this.store.state.regions }),
       projector: () => set({ large: !this.store.state.large }),
       sinks: () => this.store.apply({ sinks: !this.store.state.sinks }),
+      keys: () => this.store.apply({ keys: !this.store.state.keys }),
     });
     this.heat = new HeatmapPicture();
     this.lines = new LinesPicture(() => this.schedule());
@@ -67,6 +69,13 @@ export class AttentionView {
     this.pictures = [this.heat, this.lines, this.image, this.audio, this.text, this.overview];
     this.ui.views.append(this.heat.canvas, this.lines.panel, this.image.panel, this.audio.panel, this.text.panel);
     this.ui.overviewBox.append(this.overview.panel);
+    const text = this.text;
+    this.projector = new ProjectorFit({
+      root: this.ui.root, views: this.ui.views, heat: this.heat.canvas,
+      lines: this.lines,
+      text: { panel: text.panel, bar: text.bar, side: text.side, heightFor: (f, w) => text.heightFor(f, w) },
+      image: this.image, audio: this.audio,
+    }, () => this.schedule());
     this.exports = new Exports(this.ui.toolbar, this.viewId, {
       send: (msg) => model.send(msg),
       status: (text, isError, kind) => showStatus(this.ui, text, isError, kind),
@@ -80,6 +89,7 @@ export class AttentionView {
       click: (hit) => set({ selection: clickSelection(hit, this.store.state.selection) }),
       zoom: (factor, anchor) => this.zoom(factor, anchor), setWindow: (w) => this.setWindow(w),
       paintNow: () => this.paintNow(),
+      reveal: (index) => this.lines.reveal(index),
       gridTip: (hit, at) => this.gridTip(hit, at),
     });
     this.unsubscribe = this.store.subscribe((changed) => {
@@ -237,6 +247,7 @@ export class AttentionView {
       return;
     }
     const f = buildFrame(s, header, this.source, { root: this.ui.root, labels: this.labels, canvas: this.heat.canvas });
+    f.fit = this.projector.plan(f);
     let ready;
     try {
       this.source.beginFrame();
@@ -261,12 +272,15 @@ export class AttentionView {
     const shownTile = this.heat.tile || f.overviewTile;
     this.ui.root.dataset.painted = JSON.stringify({
       layer: s.layer, head: s.head, mean: s.mean, case: s.case, gamma: s.gamma, component: s.component,
+      selection: s.selection, step: s.step, large: s.large, keys: s.keys,
       n: this.paints, requests: this.source.requestsSent, loading, window: s.window,
       fq: shownTile ? shownTile.fq : 1, refining: !!(shownTile && shownTile.refining),
       step: s.step,
     });
     this.ui.root.dataset.stage = shownTile && shownTile.refining ? "estimate" : "exact";
     if (!loading) this.prefetch(f);
+    // Projector mode: what was measured around the pictures may have changed with this paint.
+    if (this.projector.settle()) this.schedule();
   }
 
   /**
@@ -297,6 +311,7 @@ export class AttentionView {
     this.store.dispose();
     this.stopInput();
     this.themeObserver.disconnect();
+    this.projector.dispose();
     cancelAnimationFrame(this.frame);
     clearInterval(this.playTimer);
     this.exports.dispose();

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Gesture, clickSelection, keyAction, sameFocus, shownFocus, DRAG_THRESHOLD } from "../pointer.js";
+import { Gesture, clickSelection, keyAction, sameFocus, shownFocus, stepSelection, DRAG_THRESHOLD } from "../pointer.js";
 import { heatmapLayout } from "../geometry.js";
 
 const layout = heatmapLayout({ nq: 10, nk: 10, queryLabelWidth: 20, keyLabelHeight: 20, maxMatrixSize: 100, maxCell: 10 });
@@ -62,4 +62,29 @@ test("keys step layers and heads inside their ranges, toggle the mean and zoom",
   assert.deepEqual(keyAction("+", at, header), { zoom: 0.5 });
   assert.deepEqual(keyAction("0", at, header), { zoom: 0 });
   assert.equal(keyAction("x", at, header), null);
+});
+
+test("j / k and the arrows lock the next / previous token, within the tokens", () => {
+  const header = { n_layers: 1, n_heads: 1, tokens: { q: 5, k: 5 } };
+  const at = (selection) => ({ layer: 0, head: 0, mean: false, selection });
+  assert.deepEqual(keyAction("j", at(null), header), { patch: { selection: { kind: "query", index: 0 } } });
+  assert.deepEqual(keyAction("k", at(null), header), { patch: { selection: { kind: "query", index: 4 } } });
+  const q2 = { kind: "query", index: 2 };
+  assert.deepEqual(keyAction("ArrowDown", at(q2), header).patch.selection, { kind: "query", index: 3 });
+  assert.deepEqual(keyAction("ArrowLeft", at(q2), header).patch.selection, { kind: "query", index: 1 });
+  assert.deepEqual(keyAction("j", at({ kind: "query", index: 4 }), header).patch.selection, { kind: "query", index: 4 });
+  assert.deepEqual(keyAction("k", at({ kind: "key", index: 0 }), header).patch.selection, { kind: "key", index: 0 });
+  assert.deepEqual(keyAction("j", at({ kind: "key", index: 1 }), header).patch.selection, { kind: "key", index: 2 });
+  // A locked cell walks on by its query row.
+  assert.deepEqual(keyAction("j", at({ kind: "cell", q: 1, k: 3 }), header).patch.selection, { kind: "query", index: 2 });
+  // Without the token counts (no data yet) the keys do nothing.
+  assert.equal(keyAction("j", at(null), { n_layers: 1, n_heads: 1 }), null);
+});
+
+test("in a generation the walk starts from the step's row; ? asks for the key list", () => {
+  assert.deepEqual(stepSelection(null, 1, { q: 9, k: 9, row: 5 }), { kind: "query", index: 6 });
+  assert.deepEqual(stepSelection(null, -1, { q: 9, k: 9, row: 5 }), { kind: "query", index: 4 });
+  assert.deepEqual(keyAction("?", { layer: 0, head: 0, mean: false }, { n_layers: 1, n_heads: 1 }), { keys: true });
+  assert.deepEqual(keyAction(">", { layer: 0, head: 0, mean: false, step: 2 }, { n_layers: 1, n_heads: 1, steps: 3 }),
+    { patch: { step: 3, playing: false } });
 });
