@@ -275,7 +275,6 @@ export class AttentionView {
       selection: s.selection, step: s.step, large: s.large, keys: s.keys,
       n: this.paints, requests: this.source.requestsSent, loading, window: s.window,
       fq: shownTile ? shownTile.fq : 1, refining: !!(shownTile && shownTile.refining),
-      step: s.step,
     });
     this.ui.root.dataset.stage = shownTile && shownTile.refining ? "estimate" : "exact";
     if (!loading) this.prefetch(f);
