@@ -301,3 +301,14 @@ def test_ids_the_tokenizer_has_no_token_for_are_shown_by_their_number() -> None:
     assert w.generation.tokens[-2:] == [f"<id {unknown}>"] * 2
     steps = w._meta["generation"]["steps"]
     assert all(isinstance(t, str) for s in steps for t in [s["token"], *(c[0] for c in s["top"])])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_choices_are_the_k_most_probable_ties_by_id(seed: int) -> None:
+    from attn_widget.extract.generate import _top_k
+
+    rng = np.random.default_rng(seed)
+    logits = rng.integers(0, 6, 300).astype(np.float32)  # many ties
+    tok = tokenizer()
+    got = [c["id"] for c in _top_k(torch.from_numpy(logits), 7, tok)]
+    assert got == list(np.argsort(-logits, kind="stable")[:7])

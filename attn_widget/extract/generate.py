@@ -112,7 +112,13 @@ def _top_k(logits: Any, k: int, tokenizer: Any) -> list[dict[str, Any]]:
     values = logits.detach().double().cpu().numpy().reshape(-1)
     values = np.exp(values - values.max())
     probabilities = values / values.sum()
-    order = np.argsort(-probabilities, kind="stable")[:k]
+    # The k largest without sorting the whole vocabulary (a tenth of a step's
+    # time at 50,257 tokens), then those k in order, ties by id as a stable sort.
+    k = min(k, probabilities.size)
+    top = np.argpartition(-probabilities, k - 1)[:k]
+    cut = probabilities[top].min()
+    top = np.flatnonzero(probabilities >= cut)  # every id tied at the cut, as argsort sees them
+    order = top[np.argsort(-probabilities[top], kind="stable")][:k]
     return [
         {
             "id": int(i),
