@@ -38,7 +38,7 @@ from .common import (
     style,
     text_width,
 )
-from .formats import save_figure
+from .formats import check_format, save_figure
 
 __all__ = ["atlas_figure", "render_atlas_pdf"]
 
@@ -292,15 +292,20 @@ def render_atlas_pdf(
     values: bool = True,
     title: str | None = None,
     size: float = 6.5,
+    format: str = "pdf",
+    dpi: float | None = None,
 ) -> bytes:
-    """The atlas of one score as PDF bytes (same input, same bytes).
+    """The atlas of one score as PDF bytes (same input, same bytes); ``format="svg"``/``"png"``.
 
     ``scores``: a :class:`~attn_widget.analysis.HeadScores`; ``score_name``
     one of its scores (an unknown or missing one is a ValueError naming the
     known ones). ``top`` heads (0..24) get a frame in the grid and a
     thumbnail; ``values`` prints each cell's value when it fits; ``size`` is
-    the page width in inches.
+    the page width in inches; ``dpi`` is the PNG resolution (300 by default).
     """
+    fmt = check_format(format)
+    if dpi is not None and fmt != "png":
+        raise ValueError(f"dpi: only for PNG files; format is {fmt!r}")
     grid = scores[score_name]  # unknown / missing names raise here, with the known ones
     top = check_int("top", top, 0, 24)
     if not isinstance(values, bool):
@@ -313,4 +318,4 @@ def render_atlas_pdf(
         fig = atlas_figure(
             scores, score_name, top=top, cmap=colours, values=values, title=title, size=size
         )
-        return save_figure(fig, "pdf", title or f"{score_name} per layer × head")
+        return save_figure(fig, fmt, title or f"{score_name} per layer × head", dpi)
