@@ -350,7 +350,10 @@ def _last_row(
     """One more forward step over the cache: the last generated token's own row."""
     import torch
 
-    cache = getattr(out, "past_key_values", None)
+    # transformers 5 names it `cache` (reading `past_key_values` warns); 4.x `past_key_values`.
+    cache = getattr(out, "cache", None)
+    if cache is None and "past_key_values" in getattr(out, "keys", tuple)():
+        cache = out["past_key_values"]
     last = torch.tensor([[run.ids[-1]]], device=inputs.device)
     accepted = set(inspect.signature(model.forward).parameters)
     cache_name = "cache" if "cache" in accepted else "past_key_values"
