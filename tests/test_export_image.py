@@ -88,3 +88,30 @@ def test_text_models_are_refused_with_the_reason() -> None:
         render_pdf(aw.AttentionData(np.full((2, 2), 0.5)), "image")
     with pytest.raises(ValueError, match=r"query: expected an integer 0\.\.16"):
         render_pdf(planted(), "image", query=40)
+
+
+LONG_NAME = "a-vision-transformer-with-a-rather-long-checkpoint-name"
+
+
+@pytest.mark.parametrize("kind", ["image", "image_grid"])
+@pytest.mark.parametrize("name", ["a-vit", LONG_NAME])
+def test_a_long_title_wraps_inside_the_page_never_cut(kind: str, name: str) -> None:
+    from attn_widget.export.common import MARGIN, TITLE_FONT, text_width
+    from attn_widget.export.image import image_figures
+    from attn_widget.state import ViewState
+
+    data = planted()
+    data.meta["model"] = name
+    state = ViewState(layer=0, head=0, case=0, gamma=1.0, selection={"kind": "query", "index": 12})
+    figures, title, texts = image_figures(data, kind, state, {})
+    width_pt = figures[0].get_figwidth() * 72
+    # The title's lines come first among the texts shown: every part, in order, none cut.
+    lines = next(texts[:n] for n in range(1, len(texts) + 1) if " · ".join(texts[:n]) == title)
+    assert name in title
+    if len(name) > 20:
+        assert len(lines) > 1  # too long for one line at this width
+    for line in lines:
+        assert text_width([line], TITLE_FONT) <= width_pt - 2 * MARGIN + 1e-6
+    pdf = render_pdf(data, kind, layer=0, head=0, case=0, gamma=1.0, selection=None)
+    text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert name in text and "attention of" in text

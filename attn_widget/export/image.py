@@ -37,6 +37,9 @@ from .common import (
     get_cmap,
     label_text,
     power_norm,
+    text_width,
+    title_height,
+    title_lines,
 )
 from .titles import head_name, layer_name, parts_title, slice_title
 
@@ -172,24 +175,28 @@ def image_figures(
         rgb, vmax = overlay_rgb(image, cells, described["grid"], state.gamma, cmap)
         title = given_title or f"{base} · attention of {who}"
         norm = power_norm(vmax, state.gamma)
-        top = MARGIN + TITLE_FONT * 1.4 + 4.0
         panel_h = side * image.shape[0] / max(image.shape[:2])
         panel_w = side * image.shape[1] / max(image.shape[:2])
-        page = Page(
-            MARGIN + panel_w + 12.0 + colorbar_extent(norm) + MARGIN, top + panel_h + MARGIN
-        )
+        page_w, lines = _fitted(title, MARGIN + panel_w + 12.0 + colorbar_extent(norm) + MARGIN)
+        top = MARGIN + title_height(lines) + 4.0
+        page = Page(page_w, top + panel_h + MARGIN)
         _panel(page, MARGIN, top, side, rgb, described, state.case, query)
         colorbar(page, MARGIN + panel_w + 12.0, top, panel_h, norm, cmap, state.gamma)
-        page.text(MARGIN, MARGIN, title, ha="left", va="top", fontsize=TITLE_FONT)
-        return [page.fig], title, [title]
+        _title(page, lines)
+        return [page.fig], title, lines
     heads = source.n_heads
     per_row = check_int("per_row", options.get("per_row", min(heads, 6)), 1, heads)
     side = check_size("size", options.get("size", 1.1), 0.5, 6.0) * 72.0
     label_h = 10.0
-    top = MARGIN + TITLE_FONT * 1.4 + 4.0
     rows = -(-heads // per_row)
     gap = 8.0
-    page = Page(MARGIN + per_row * (side + gap), top + rows * (side + label_h + gap) + MARGIN)
+    where = [layer_name(source.meta, state.layer), "every head"]
+    if source.n_cases > 1:
+        where.append(f"case {state.case}")
+    title = given_title or parts_title(source.meta, *where, f"attention of {who}")
+    page_w, lines = _fitted(title, MARGIN + per_row * (side + gap))
+    top = MARGIN + title_height(lines) + 4.0
+    page = Page(page_w, top + rows * (side + label_h + gap) + MARGIN)
     names: list[str] = []
     for h in range(heads):
         r, c = divmod(h, per_row)
@@ -200,9 +207,22 @@ def image_figures(
         name = head_name(source.meta, h)
         names.append(name)
         page.text(x, y - 2.0, name, ha="left", va="bottom", fontsize=7.0)
-    where = [layer_name(source.meta, state.layer), "every head"]
-    if source.n_cases > 1:
-        where.append(f"case {state.case}")
-    title = given_title or parts_title(source.meta, *where, f"attention of {who}")
-    page.text(MARGIN, MARGIN, title, ha="left", va="top", fontsize=TITLE_FONT)
-    return [page.fig], title, [title, *names]
+    _title(page, lines)
+    return [page.fig], title, [*lines, *names]
+
+
+def _fitted(title: str, page_w: float) -> tuple[float, list[str]]:
+    """The title in lines that fit the page, and the page widened for a part that cannot break.
+
+    A long title breaks at its `` · `` parts; a part wider than the page on its
+    own (a long model name) widens the page: the title is never cut at the edge.
+    """
+    lines = title_lines(title, page_w - 2 * MARGIN)
+    return max(page_w, text_width(lines, TITLE_FONT) + 2 * MARGIN), lines
+
+
+def _title(page: Page, lines: list[str]) -> None:
+    page.text(
+        MARGIN, MARGIN, "\n".join(lines), ha="left", va="top", fontsize=TITLE_FONT,
+        linespacing=1.25,
+    )  # fmt: skip
