@@ -150,9 +150,10 @@ export class DataSource {
   /**
    * Every head's weight of one cell (query q, key k): how much each head gives, say, a sink.
    * @param {{layer: number, case: number, q: number, k: number}} want
+   * @param {boolean} [prefetch] asked ahead of the user (the kernel serves it after the rest)
    * @returns {TokenWeights | null}
    */
-  cellheads(want) {
+  cellheads(want, prefetch = false) {
     const key = `cellheads/${want.layer}/${want.case}/${want.q},${want.k}`;
     const hit = this.touch(key);
     if (hit) return hit;
@@ -164,7 +165,7 @@ export class DataSource {
       }
       return this.store(key, { values });
     }
-    return this.ask(key, { type: "cellheads", layer: want.layer, case: want.case, q: want.q, k: want.k }, false);
+    return this.ask(key, { type: "cellheads", layer: want.layer, case: want.case, q: want.q, k: want.k }, prefetch);
   }
 
   /**
@@ -185,16 +186,17 @@ export class DataSource {
   /**
    * Every weight of one token (kind "query": its row; "key": its column).
    * @param {SliceId & {kind: "query" | "key", index: number}} want
+   * @param {boolean} [prefetch] asked ahead of the user (the kernel serves it after the rest)
    * @returns {TokenWeights | null}
    */
-  token(want) {
+  token(want, prefetch = false) {
     const key = `token/${sliceKey(want)}/${want.kind}/${want.index}`;
     const hit = this.touch(key);
     if (hit) return hit;
     const full = this.fullSlice(want);
     if (full) return this.store(key, { values: tokenWeights(full.values, full.q, full.k, want.kind, want.index) });
     const msg = { type: "token", layer: want.layer, head: want.head, case: want.case, kind: want.kind, index: want.index };
-    return this.ask(key, msg, false);
+    return this.ask(key, msg, prefetch);
   }
 
   /**

@@ -12,7 +12,7 @@ import { ImagePicture } from "./imageview.js";
 import { AudioPicture } from "./audioview.js";
 import { TextPicture, SPEEDS } from "./textview.js";
 import { buildLayout, syncControls, showComponents, showStatus } from "./layout.js";
-import { buildFrame, shareScale, LabelCache } from "./frame.js";
+import { buildFrame, shareScale, LabelCache, sinkKeys } from "./frame.js";
 import { listenInput } from "./input.js";
 import { Exports } from "./download.js";
 import { tooltipRows, showTooltip } from "./tooltip.js";
@@ -292,6 +292,19 @@ export class AttentionView {
     const s = f.state;
     const wanted = neighbours({ layer: s.layer, head: s.head, mean: s.mean }, s.move, f.header.n_layers, f.header.n_heads);
     const links = this.lines.linksWanted(f);
+    // A generation's step walks its rows one at a time (the slider, the keys,
+    // play): the next steps' rows first, then the one before, are asked ahead.
+    const gen = f.header.generation;
+    if (gen && !s.selection && !s.hover && s.step >= 1) {
+      const sink = sinkKeys(f.header)[0];
+      for (const d of [1, 2, -1, 3]) {
+        const t = s.step + d;
+        if (t < 1 || t > gen.rows.length) continue;
+        const row = gen.rows[t - 1];
+        this.source.token({ ...f.id, kind: "query", index: row }, true);
+        if (sink !== undefined) this.source.cellheads({ layer: s.layer, case: s.case, q: row, k: sink }, true);
+      }
+    }
     for (const n of wanted) {
       const id = { ...n, case: s.case };
       this.source.tile({ ...id, ...f.whole, rows: f.maxSize, cols: f.maxSize }, true);
