@@ -239,3 +239,26 @@ def test_half_precision_storage_still_gives_float32_exact_tiles() -> None:
     np.testing.assert_allclose(exact.values, truth.reshape(20, 32, 20, 32).max(axis=(1, 3)),
                                atol=1e-6)  # fmt: skip
     np.testing.assert_allclose(half.rows(0, 0, 0, 300, 310), truth[300:310], atol=1e-6)
+
+
+def test_the_refiner_steps_aside_while_the_kernel_serves_the_view() -> None:
+    from attn_widget.serve.progressive import Foreground
+
+    front = Foreground()
+    passed = threading.Event()
+    cancel = threading.Event()
+
+    def between_blocks() -> None:
+        front.yield_to(cancel.is_set)
+        passed.set()
+
+    with front.serving():  # an estimate being computed
+        job = threading.Thread(target=between_blocks)
+        job.start()
+        assert not passed.wait(0.3)  # the exact tile waits for it
+    assert passed.wait(2)  # and goes on as soon as it is sent
+    job.join()
+    passed.clear()
+    with front.serving():
+        cancel.set()  # a cancelled job does not wait
+        assert front.yield_to(cancel.is_set) is True

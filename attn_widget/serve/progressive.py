@@ -28,12 +28,13 @@ import math
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from ..data import AttentionSource
 
-__all__ = ["Refiner", "estimate_reads"]
+__all__ = ["Foreground", "Refiner", "estimate_reads"]
 
 # Below this many cells in the window an exact tile takes tens of
 # milliseconds: it is sent at once, without an estimate.
@@ -44,6 +45,40 @@ ESTIMATE_MIN_POOL = 4
 ROWS_PER_READ = 8
 
 Job = Callable[[Callable[[], bool]], None]
+
+
+class Foreground:
+    """What the view waits for now, so the refiner steps aside between its blocks.
+
+    Two cores shared by an exact tile (seconds at 32,768 tokens) and the
+    estimate of the head the user just moved to would make the estimate as
+    slow as the tile. The kernel's thread holds :meth:`serving` while it
+    computes an estimate or a reply that is never a tile (tokens, links,
+    scores: the refiner never computes those, so it cannot be what the
+    kernel waits on); the refiner calls :meth:`yield_to` between blocks.
+    """
+
+    def __init__(self) -> None:
+        self._clear = threading.Condition()
+        self._serving = 0
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        with self._clear:
+            self._serving += 1
+        try:
+            yield
+        finally:
+            with self._clear:
+                self._serving -= 1
+                self._clear.notify_all()
+
+    def yield_to(self, cancelled: Callable[[], bool]) -> bool:
+        """Wait while the kernel serves the view; then whether the job was cancelled."""
+        with self._clear:
+            while self._serving and not cancelled():
+                self._clear.wait(0.05)
+        return cancelled()
 
 
 def estimate_reads(source: AttentionSource, request: Mapping[str, Any]) -> int | None:

@@ -36,7 +36,7 @@ from . import tiles
 from .atlas import HANDLERS as ATLAS
 from .cache import ReplyCache, reply_key, shared_cache
 from .checks import check_request
-from .progressive import Refiner, estimate_reads
+from .progressive import Foreground, Refiner, estimate_reads
 from .warmup import Warmup
 
 __all__ = ["Handler", "Server", "check_request"]
@@ -140,6 +140,7 @@ class Server:
         self.owner = uuid.uuid4().hex  # this widget's share of the kernel's reply cache
         self.warmup: Warmup | None = None
         self.refiner: Refiner | None = None
+        self.foreground = Foreground()
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -163,7 +164,13 @@ class Server:
             if checked["type"] == "thumbs" and overview and overview[0] == component:
                 compute = partial(self._thumbs_from_overviews, component, checked, overview[1])
             waited = warmup.demand() if warmup and not raw.get("prefetch") else nullcontext()
-            with waited:
+            # The refiner steps aside for what the view waits on, never a tile it may compute.
+            served = (
+                self.foreground.serving()
+                if checked["type"] != "tile" and not raw.get("prefetch")
+                else nullcontext()
+            )
+            with waited, served:
                 content, buffers = self.cache.get_or_compute(
                     reply_key(component, checked), compute, self.owner
                 )
@@ -205,7 +212,7 @@ class Server:
             send({**echo, "cancelled": True}, [])
             return
         estimate = {**checked, "reads": reads}
-        with warmup.demand() if warmup else nullcontext():
+        with warmup.demand() if warmup else nullcontext(), self.foreground.serving():
             content, buffers = self.cache.get_or_compute(
                 reply_key(component, estimate), partial(self.compute, component, estimate),
                 self.owner,
@@ -244,10 +251,11 @@ class Server:
         """The refiner's job: the exact tile after its estimate, unless the view cancels it."""
         source = self.components[component]
         warmup = self.warmup
+        stopped = partial(self.foreground.yield_to, cancelled)  # between blocks of rows
         try:
             with warmup.demand() if warmup else nullcontext():
                 content, buffers = self.cache.get_or_compute(
-                    key, partial(_tile, source, checked, cancelled), self.owner
+                    key, partial(_tile, source, checked, stopped), self.owner
                 )
         except tiles.Cancelled:
             send({**echo, "cancelled": True}, [])
