@@ -296,3 +296,32 @@ def test_closing_a_widget_drops_its_replies_from_the_kernel() -> None:
     w.close()
     assert w._server.cache.owned(w._server.owner) == 0
     assert not w._server.warmup.running
+
+
+def test_the_warm_up_pauses_inside_a_tile_while_the_view_waits_but_never_on_its_own_tile() -> None:
+    cache = ReplyCache(1 << 20)
+    inside = threading.Event()
+    blocks: list[float] = []
+    warm: Warmup
+
+    def answer(component: str, request: dict[str, Any]) -> Any:
+        if (request["layer"], request["head"]) == (0, 1):  # the first tile warmed: 20 blocks
+            inside.set()
+            for _ in range(20):
+                warm.between_blocks()
+                blocks.append(time.monotonic())
+                time.sleep(0.01)
+        return reply(8)
+
+    warm = Warmup(cache, answer)
+    warm.follow("attention", {"type": "tile", "id": 1, "layer": 0, "head": 0}, 1, 3)
+    assert inside.wait(5)
+    with warm.demand("a token row"):  # the view waits for something else: the tile pauses
+        held = len(blocks)
+        time.sleep(0.3)
+        assert len(blocks) <= held + 1
+    # The view waits for the very tile being warmed: it goes on (no deadlock).
+    key = reply_key("attention", {"type": "tile", "layer": 0, "head": 1})
+    with warm.demand(key):
+        wait_for(lambda: len(blocks) == 20, 5)
+    warm.stop(5)

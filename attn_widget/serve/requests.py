@@ -163,7 +163,8 @@ class Server:
             overview = warmup.overview if warmup else None
             if checked["type"] == "thumbs" and overview and overview[0] == component:
                 compute = partial(self._thumbs_from_overviews, component, checked, overview[1])
-            waited = warmup.demand() if warmup and not raw.get("prefetch") else nullcontext()
+            key = reply_key(component, checked)
+            waited = warmup.demand(key) if warmup and not raw.get("prefetch") else nullcontext()
             # The refiner steps aside for what the view waits on, never a tile it may compute.
             served = (
                 self.foreground.serving()
@@ -171,9 +172,7 @@ class Server:
                 else nullcontext()
             )
             with waited, served:
-                content, buffers = self.cache.get_or_compute(
-                    reply_key(component, checked), compute, self.owner
-                )
+                content, buffers = self.cache.get_or_compute(key, compute, self.owner)
         except (ValueError, TypeError, KeyError, ZeroDivisionError, OverflowError) as error:
             return {**echo, "error": _message(error)}, []
         return {**echo, **content}, buffers
@@ -181,6 +180,13 @@ class Server:
     def compute(self, component: str, request: dict[str, Any]) -> wire.Reply:
         """Compute one checked request's reply (no cache)."""
         return self.handlers[request["type"]](self.components[component], request)
+
+    def _warm(self, component: str, request: dict[str, Any]) -> wire.Reply:
+        """The warm-up's compute: a tile pauses between its blocks while the view waits."""
+        warmup = self.warmup
+        if request["type"] == "tile" and self.handlers["tile"] is _tile and warmup is not None:
+            return _tile(self.components[component], request, warmup.between_blocks)
+        return self.compute(component, request)
 
     def respond(self, component: str, tier: str, request: Any, send: Send) -> None:
         """Answer one request through ``send``: at once, or a long tile in two stages.
@@ -253,7 +259,7 @@ class Server:
         warmup = self.warmup
         stopped = partial(self.foreground.yield_to, cancelled)  # between blocks of rows
         try:
-            with warmup.demand() if warmup else nullcontext():
+            with warmup.demand(key) if warmup else nullcontext():
                 content, buffers = self.cache.get_or_compute(
                     key, partial(_tile, source, checked, stopped), self.owner
                 )
@@ -299,7 +305,7 @@ class Server:
         if whole != (0, q, 0, k):
             return self.warmup
         if self.warmup is None:
-            self.warmup = Warmup(self.cache, self.compute, self.owner)
+            self.warmup = Warmup(self.cache, self._warm, self.owner)
         self.warmup.follow(component, request, source.n_layers, source.n_heads)
         return self.warmup
 

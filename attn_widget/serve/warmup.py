@@ -14,6 +14,7 @@ import atexit
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
@@ -74,6 +75,10 @@ class Warmup:
         self._idle = threading.Event()
         self._idle.set()
         self._demands = 0
+        # Keys the demands wait for, and the key this thread computes: it never
+        # pauses inside a tile that a demand is waiting on (that would deadlock).
+        self._waited: Counter[str] = Counter()
+        self._current: str | None = None
         self._stopped = False
         self._template: tuple[str, dict[str, Any]] | None = None
         self._thread: threading.Thread | None = None
@@ -115,21 +120,41 @@ class Warmup:
         return _active is self
 
     @contextmanager
-    def demand(self) -> Iterator[None]:
-        """Hold the thread between tiles while the kernel answers the view.
+    def demand(self, key: str | None = None) -> Iterator[None]:
+        """Hold the thread between tiles, and between blocks of one, while the kernel answers.
 
-        Held by the kernel's own thread and the refiner's at once, so counted.
+        Held by the kernel's own thread and the refiner's at once, so counted;
+        ``key`` is the reply the demand computes or waits for.
         """
         with self._wake:
             self._demands += 1
+            if key is not None:
+                self._waited[key] += 1
             self._idle.clear()
         try:
             yield
         finally:
             with self._wake:
                 self._demands -= 1
+                if key is not None:
+                    self._waited[key] -= 1
+                    if not self._waited[key]:
+                        del self._waited[key]
                 if not self._demands:
                     self._idle.set()
+                    self._wake.notify_all()
+
+    def between_blocks(self) -> bool:
+        """Called inside a warm-up tile: wait while the kernel answers; whether to stop.
+
+        A tile at 32,768 tokens takes seconds: finishing it first would keep
+        the view's own request waiting for a core. Unless a demand waits for
+        this very tile (then pausing would never end), it waits here.
+        """
+        with self._wake:
+            while self._demands and not self._stopped and self._current not in self._waited:
+                self._wake.wait(0.05)
+            return self._stopped
 
     def stop(self, timeout: float | None = None) -> None:
         global _active
@@ -208,10 +233,16 @@ class Warmup:
                     return
             self._idle.wait()
             component, request, key = job
+            with self._wake:
+                self._current = key
             try:
-                reply = self._cache.get_or_compute(
-                    key, partial(self._timed, component, request), self._owner
-                )
+                try:
+                    reply = self._cache.get_or_compute(
+                        key, partial(self._timed, component, request), self._owner
+                    )
+                finally:
+                    with self._wake:
+                        self._current = None
             except Cancelled:  # the refiner computed this tile and the view moved on
                 continue
             except Exception as error:  # the view will ask itself and show the error
