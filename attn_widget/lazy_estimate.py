@@ -59,7 +59,10 @@ def estimated_rows(
         pooled_rows = positions.shape[0]
         flat = positions.reshape(-1)
         cols = source._visible_keys(inputs, case, stop)
-        per_block = max(1, source._rows_per_block(cols, 1, mean=head is None) // reads)
+        # Rows read are scattered: each block reads the keys once, so a block
+        # holds a skinny matmul's worth of them (>= 64 rows read), not a cache's.
+        rows_read = max(64, source._rows_per_block(cols, 1, mean=head is None))
+        per_block = max(1, rows_read // reads)
         for p0 in range(0, pooled_rows, per_block):
             p1 = min(pooled_rows, p0 + per_block)
             at = flat[p0 * reads : p1 * reads]

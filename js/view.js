@@ -305,10 +305,13 @@ export class AttentionView {
         if (sink !== undefined) this.source.cellheads({ layer: s.layer, case: s.case, q: row, k: sink }, true);
       }
     }
+    // The image picture's row (the [CLS] or locked token) moves with every slider too.
+    const shown = this.image.panel.hidden ? null : this.image.shown;
     for (const n of wanted) {
       const id = { ...n, case: s.case };
       this.source.tile({ ...id, ...f.whole, rows: f.maxSize, cols: f.maxSize }, true);
       if (links) this.source.links({ ...id, ...links }, true);
+      if (shown && shown.kind !== "mean") this.source.token({ ...id, kind: shown.kind, index: shown.index }, true);
     }
   }
 

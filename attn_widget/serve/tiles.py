@@ -89,6 +89,10 @@ def tile(
     fk = math.ceil((k1 - k0) / max_cols) if max_cols else 1
     # Row blocks are whole multiples of fq so that no pooled block is split.
     step = max(fq, (_BLOCK_VALUES // max(1, k)) // fq * fq)
+    if reads is not None:
+        # An estimate reads `reads` rows of each pooled row: a block of as many
+        # rows read, so that each pass over the keys serves many pooled rows.
+        step = fq * max(1, (_BLOCK_VALUES // max(1, k)) // min(reads, fq))
     estimate = getattr(source, "estimated_rows", None) if reads is not None else None
     parts = []
     for start in range(q0, q1, step):
