@@ -275,7 +275,10 @@ def generate_attention(
             for entry in top:
                 entry.pop("_p")
             run.ids.append(token)
-            run.raw, run.tokens = shown(run.ids)
+            # One token's text at a time: each token is shown on its own, so the
+            # sequence's labels need not be made again at every step.
+            raw, shown_token = shown([token])
+            run.raw, run.tokens = [*run.raw, *raw], [*run.tokens, *shown_token]
             run.steps.append(
                 {"id": token, "token": run.tokens[-1], "probability": chosen, "top": top}
             )
