@@ -59,6 +59,8 @@ class GrowingLazyAttention:
         self.query_tokens = self.tokens
         self._length = 0
         self._growing = True
+        # Calls kept but not yet compared with the model's own rows (generate_lazy).
+        self.unchecked: dict[Any, Any] = {}
         self._view: LazyAttention | None = None
         self._lock = threading.Lock()
 

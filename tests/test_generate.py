@@ -312,3 +312,25 @@ def test_the_choices_are_the_k_most_probable_ties_by_id(seed: int) -> None:
     tok = tokenizer()
     got = [c["id"] for c in _top_k(torch.from_numpy(logits), 7, tok)]
     assert got == list(np.argsort(-logits, kind="stable")[:7])
+
+
+def test_lazy_checks_sampled_steps_and_catch_a_wrong_key_written_between_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from attn_widget.growing_lazy import GrowingLazyAttention
+
+    model, _ = twins("gpt2")
+    prompt_rows = 6
+    write = GrowingLazyAttention.write
+
+    def corrupted(self: Any, layer: int, start: int, query: Any, key: Any) -> None:
+        if start == prompt_rows + 10:  # a step the sampled checks skip
+            key = key * 3
+        write(self, layer, start, query, key)
+
+    monkeypatch.setattr(GrowingLazyAttention, "write", corrupted)
+    with pytest.raises(ValueError, match="differ from the model's"):
+        aw.generate(model, tokenizer(), PROMPT, max_new_tokens=20, min_new_tokens=20, lazy=True)
+    monkeypatch.setattr(GrowingLazyAttention, "write", write)
+    w = aw.generate(model, tokenizer(), PROMPT, max_new_tokens=20, min_new_tokens=20, lazy=True)
+    assert w.steps == 20 and not w.data.growing

@@ -323,6 +323,12 @@ def generate_attention(
             run.stopped = bool(stop is not None and stop.is_set())
             if run.steps:
                 _last_row(model, run, out, encoder_decoder, inputs, recorder)
+            if lazy:
+                from .generate_lazy import check_pending  # torch: not at package import
+
+                for part in parts.values():
+                    if isinstance(part, GrowingLazyAttention):
+                        check_pending(part)  # each layer's last call, if not compared yet
         hook.remove()
         written = len(run.ids)
         if encoder_decoder:

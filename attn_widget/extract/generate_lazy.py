@@ -7,10 +7,11 @@ turned into weights (an 8,192-token prompt's weights would be 3 GB a
 layer); the layer's modifier (scaling, causal band or sliding window,
 soft-cap, sinks) is read from its first call.
 
-Never silently wrong: at the prompt the first and last rows, and at every
-later step the new row, are computed twice, from the kept queries and keys
-and from what the model handed over (its own mask), and must agree within
-1e-4; every one of them passes the weight checks. A cache that drops keys
+Never silently wrong: at the prompt the first and last rows, and at the
+steps sampled after it (see :data:`CHECK_EVERY`) and every layer's last
+step the new row, are computed twice, from the kept queries and keys and
+from what the model handed over (its own mask), and must agree within
+1e-4; every call's rows pass the weight checks. A cache that drops keys
 outside a sliding window shows its window here: the layer's band is then
 narrowed to it, and checked again. Position biases (ALiBi, T5) are refused:
 their tables grow with the sequence.
@@ -126,6 +127,17 @@ def _first_key(mask: Any, row: int, key_start: int) -> int:
     return key_start + int(allowed.to(torch.uint8).argmax())
 
 
+# Of the one-row calls after the prompt, the first EVERY_STEP_UNTIL are
+# compared with the model's own rows, then every CHECK_EVERY-th, and the last
+# call of each layer when the generation ends (:func:`check_pending`): every
+# row is computed by one function of the kept queries and keys and the
+# layer's modifier, and what could differ between steps (a window starting
+# to bind) shows at every later step too. Every call's own weights still pass
+# the weight checks (row sums, masks).
+EVERY_STEP_UNTIL = 8
+CHECK_EVERY = 8
+
+
 def record_lazy_step(
     part: GrowingLazyAttention,
     *,
@@ -148,27 +160,56 @@ def record_lazy_step(
     expected = Expected(
         name, causal=True, sinks=kwargs.get("s_aux") is not None, origin="the model's call"
     )
+    pending = _pending(part)
+    if q_len > 1:
+        pending["prompt"] = start + q_len
     for rows in sample_rows(q_len) if q_len > 1 else [(0, 1)]:
         want = _reference(query, key, mask, kwargs, rows)
         check_weights(want, expected, layer=layer, case=0, q=q_len, rows=rows)
-        worst, where = _disagreement(part, layer, rows, start, key_start, want)
         first = _first_key(mask, rows[0], key_start)
-        if worst > _AGREEMENT and first > 0:
-            # Keys before `first` are gone from the cache or masked: the layer has a window.
-            narrowed = _windowed(part.modifiers[layer], start + rows[0], first)
-            if narrowed is not None:
-                part.set_modifier(layer, narrowed)
-                worst, where = _disagreement(part, layer, rows, start, key_start, want)
-        if worst > _AGREEMENT:
-            h, r, j = where
-            modifier = part.modifiers[layer]
-            described = modifier.describe() if modifier is not None else "none"
-            raise ValueError(
-                f"lazy=True: {owner} {name} layer {layer}: weights computed from the kept "
-                f"queries and keys ({described}) differ from the model's by {worst:.3g} at "
-                f"head {h}, query {r}, key {j}, so attn_widget cannot vouch for them; use "
-                "lazy=False"
-            )
+        call = (owner, name, layer, rows, start, key_start, want, first)
+        step = start - pending.get("prompt", 0)
+        if q_len > 1 or step < EVERY_STEP_UNTIL or step % CHECK_EVERY == 0:
+            _compare(part, *call)
+            pending.pop(layer, None)
+        else:
+            pending[layer] = call  # compared at the next sampled step's place, or at the end
+
+
+def check_pending(part: GrowingLazyAttention) -> None:
+    """Compare each layer's last call not compared yet (the generation has ended)."""
+    pending = _pending(part)
+    for layer in [k for k in pending if isinstance(k, int)]:
+        _compare(part, *pending.pop(layer))
+
+
+def _pending(part: GrowingLazyAttention) -> dict[Any, Any]:
+    """The part's calls not compared yet, by layer, and ``"prompt"``: the prompt's length."""
+    return part.unchecked
+
+
+def _compare(
+    part: GrowingLazyAttention, owner: str, name: str, layer: int, rows: tuple[int, int],
+    start: int, key_start: int, want: Any, first: int,
+) -> None:  # fmt: skip
+    """The kept rows against the model's own; a window seen in the cache narrows the band."""
+    worst, where = _disagreement(part, layer, rows, start, key_start, want)
+    if worst > _AGREEMENT and first > 0:
+        # Keys before `first` are gone from the cache or masked: the layer has a window.
+        narrowed = _windowed(part.modifiers[layer], start + rows[0], first)
+        if narrowed is not None:
+            part.set_modifier(layer, narrowed)
+            worst, where = _disagreement(part, layer, rows, start, key_start, want)
+    if worst > _AGREEMENT:
+        h, r, j = where
+        modifier = part.modifiers[layer]
+        described = modifier.describe() if modifier is not None else "none"
+        raise ValueError(
+            f"lazy=True: {owner} {name} layer {layer}: weights computed from the kept "
+            f"queries and keys ({described}) differ from the model's by {worst:.3g} at "
+            f"head {h}, query {r}, key {j}, so attn_widget cannot vouch for them; use "
+            "lazy=False"
+        )
 
 
 def _windowed(modifier: ScoreModifier | None, row: int, first_key: int) -> ScoreModifier | None:
