@@ -41,8 +41,10 @@ __all__ = ["Foreground", "Refiner", "estimate_reads"]
 ESTIMATE_MIN_CELLS = 1 << 23
 # Fewer query rows per pooled row than this: an estimate would read most of them.
 ESTIMATE_MIN_POOL = 4
-# An estimate reads one query row in this many (at least one per pooled row).
+# An estimate reads one query row in this many (at least one per pooled row),
+# and no more than about this many scores.
 ROWS_PER_READ = 8
+ESTIMATE_CELLS = 1 << 25
 
 Job = Callable[[Callable[[], bool]], None]
 
@@ -98,7 +100,10 @@ def estimate_reads(source: AttentionSource, request: Mapping[str, Any]) -> int |
     fq = math.ceil(rows / request["rows"])
     if fq < ESTIMATE_MIN_POOL:
         return None
-    return max(1, fq // ROWS_PER_READ)
+    # At most ESTIMATE_CELLS scores in all: at 32,768 tokens one in eight rows
+    # would cost a quarter of a second on two cores, past a first sight's budget.
+    affordable = ESTIMATE_CELLS // max(1, request["rows"] * (request["k1"] - request["k0"]))
+    return max(1, min(fq // ROWS_PER_READ, affordable))
 
 
 # Every refiner with a thread, stopped before the interpreter exits (a thread
