@@ -9,7 +9,7 @@ under the request's one id:
    row read from a few of its query rows, the longest queries (see
    ``LazyAttention.estimated_rows``), each computed exactly over every key,
    so the estimate is never brighter than the truth and is exact on every
-   row it reads; it costs about an eighth of the exact tile;
+   row it reads; it costs at most about an eighth of the exact tile (less at 32,768 tokens);
 2. then the **exact** tile, computed by this widget's :class:`Refiner`
    thread while the kernel goes on answering the view.
 
