@@ -17,10 +17,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["main"]
+from ._cli_parser import EXIT_USAGE, PROG, Usage, build_parser
 
-from ._cli_parser import EXIT_USAGE, PROG, build_parser
-from ._cli_parser import Usage as _Usage
+__all__ = ["main"]
 
 
 def _progress(items: Sequence[Any], desc: str, unit: str, quiet: bool) -> Any:
@@ -33,11 +32,11 @@ def _progress(items: Sequence[Any], desc: str, unit: str, quiet: bool) -> Any:
 
 
 # ------------------------------------------------------------------- inputs
-def _not_utf8(option: str, text: str) -> _Usage | None:
+def _not_utf8(option: str, text: str) -> Usage | None:
     """A text that the shell passed with bytes that are not UTF-8 (Python keeps them as U+DCxx)."""
     for i, char in enumerate(text):
         if "\udc80" <= char <= "\udcff":
-            return _Usage(
+            return Usage(
                 f"{option}: not UTF-8 text: byte 0x{ord(char) - 0xDC00:02x} at character {i + 1} "
                 f"of {text.encode('utf-8', 'surrogateescape')[:40]!r}; pass the text in UTF-8 "
                 "(check the terminal's or the script's encoding)"
@@ -49,13 +48,13 @@ def _read_lines(path: pathlib.Path) -> list[str]:
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise _Usage(f"--texts-file: cannot read {path}: {error.strerror or error}") from error
+        raise Usage(f"--texts-file: cannot read {path}: {error.strerror or error}") from error
     try:
         return raw.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
         column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
-        raise _Usage(
+        raise Usage(
             f"--texts-file: {path} is not UTF-8 text: byte 0x{raw[error.start]:02x} at line "
             f"{line}, column {column}; save it as UTF-8"
         ) from error
@@ -76,33 +75,33 @@ def _texts(args: argparse.Namespace) -> list[str]:
 def _check(args: argparse.Namespace) -> list[str]:
     texts = _texts(args)
     if args.model and not texts:
-        raise _Usage("--model needs at least one --text or a --texts-file with text in it")
+        raise Usage("--model needs at least one --text or a --texts-file with text in it")
     if args.load and (texts or args.target):
-        raise _Usage("--load redraws saved scores: --text, --texts-file and --target do not apply")
+        raise Usage("--load redraws saved scores: --text, --texts-file and --target do not apply")
     if args.target and len(args.target) not in (1, len(texts)):
-        raise _Usage(f"--target: got {len(args.target)} targets for {len(texts)} texts")
+        raise Usage(f"--target: got {len(args.target)} targets for {len(texts)} texts")
     if args.save_scores:
         suffix = pathlib.Path(args.save_scores).suffix.lower()
         if suffix not in (".npz", ".json"):
-            raise _Usage(f"--save-scores: expected a .npz or .json file, got {args.save_scores!r}")
+            raise Usage(f"--save-scores: expected a .npz or .json file, got {args.save_scores!r}")
         if suffix == ".json" and len(texts) > 1:
-            raise _Usage("--save-scores: a .json file holds one text; use .npz for several")
+            raise Usage("--save-scores: a .json file holds one text; use .npz for several")
     if args.no_figures:
         if not args.save_scores:
-            raise _Usage("--no-figures: nothing to do without --save-scores")
+            raise Usage("--no-figures: nothing to do without --save-scores")
         return texts
     if not args.out:
-        raise _Usage("--out is required (a folder, or one .pdf/.svg/.png file)")
+        raise Usage("--out is required (a folder, or one .pdf/.svg/.png file)")
     out = pathlib.Path(args.out)
     if _is_file_target(out):
         if args.format and out.suffix.lower() != f".{args.format}":
-            raise _Usage(f"--format {args.format} and --out {out} disagree; choose one")
+            raise Usage(f"--format {args.format} and --out {out} disagree; choose one")
     elif out.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".eps", ".webp", ".gif"):
-        raise _Usage(f"--out: {out.suffix} files are not written; use .pdf, .svg or .png")
+        raise Usage(f"--out: {out.suffix} files are not written; use .pdf, .svg or .png")
     elif out.exists() and not out.is_dir():
-        raise _Usage(f"--out: {out} exists and is not a folder")
+        raise Usage(f"--out: {out} exists and is not a folder")
     if args.dpi is not None and _format(args) != "png":
-        raise _Usage("--dpi sets the resolution of PNG figures; add --format png")
+        raise Usage("--dpi sets the resolution of PNG figures; add --format png")
     return texts
 
 
@@ -166,7 +165,7 @@ def _select(components: dict[str, Any], wanted: Sequence[str]) -> dict[str, Any]
         return components
     unknown = [name for name in wanted if name not in components]
     if unknown:
-        raise _Usage(f"--component: {unknown} not among {list(components)}")
+        raise Usage(f"--component: {unknown} not among {list(components)}")
     return {name: components[name] for name in wanted}
 
 
@@ -212,7 +211,7 @@ def _save_scores(path: str, components: dict[str, Any]) -> pathlib.Path:
 
     if pathlib.Path(path).suffix.lower() == ".json":
         if len(components) > 1:
-            raise _Usage(
+            raise Usage(
                 f"--save-scores: a .json file holds one component; choose one of "
                 f"{list(components)} with --component, or save to .npz"
             )
@@ -249,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _figures_command(args)
-    except (_Usage, ValueError, TypeError, OSError) as error:
+    except (Usage, ValueError, TypeError, OSError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
         return EXIT_USAGE

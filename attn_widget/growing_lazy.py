@@ -59,8 +59,10 @@ class GrowingLazyAttention:
         self.query_tokens = self.tokens
         self._length = 0
         self._growing = True
-        # Calls kept but not yet compared with the model's own rows (generate_lazy).
-        self.unchecked: dict[Any, Any] = {}
+        # generate_lazy's bookkeeping: the prompt's length, and by layer the last
+        # call kept but not yet compared with the model's own rows.
+        self.prompt_rows = 0
+        self.unchecked: dict[int, tuple[Any, ...]] = {}
         self._view: LazyAttention | None = None
         self._lock = threading.Lock()
 

@@ -28,12 +28,12 @@ from .payload import view_payload
 from .serve import Handler, Server
 from .serve.exports import answer_export
 from .state import ViewState, check_gamma, check_index, check_selection, with_overrides
-from .widget_inputs import DERIVED, check_atlas, check_budget, components_of, derived_of
+from .widget_inputs import check_atlas, check_budget, components_of, derived_of
 
 if TYPE_CHECKING:  # matplotlib loads with the first figure, not with the package
     from matplotlib.colors import Colormap
 
-__all__ = ["DEFAULT_BYTE_BUDGET", "DERIVED", "AttentionWidget"]
+__all__ = ["DEFAULT_BYTE_BUDGET", "AttentionWidget"]
 
 DEFAULT_BYTE_BUDGET = 64_000_000
 _STATIC = pathlib.Path(__file__).parent / "static"

@@ -160,32 +160,25 @@ def record_lazy_step(
     expected = Expected(
         name, causal=True, sinks=kwargs.get("s_aux") is not None, origin="the model's call"
     )
-    pending = _pending(part)
     if q_len > 1:
-        pending["prompt"] = start + q_len
+        part.prompt_rows = start + q_len
     for rows in sample_rows(q_len) if q_len > 1 else [(0, 1)]:
         want = _reference(query, key, mask, kwargs, rows)
         check_weights(want, expected, layer=layer, case=0, q=q_len, rows=rows)
         first = _first_key(mask, rows[0], key_start)
         call = (owner, name, layer, rows, start, key_start, want, first)
-        step = start - pending.get("prompt", 0)
+        step = start - part.prompt_rows
         if q_len > 1 or step < EVERY_STEP_UNTIL or step % CHECK_EVERY == 0:
             _compare(part, *call)
-            pending.pop(layer, None)
+            part.unchecked.pop(layer, None)
         else:
-            pending[layer] = call  # compared at the next sampled step's place, or at the end
+            part.unchecked[layer] = call  # compared at the next sampled step's place, or at the end
 
 
 def check_pending(part: GrowingLazyAttention) -> None:
     """Compare each layer's last call not compared yet (the generation has ended)."""
-    pending = _pending(part)
-    for layer in [k for k in pending if isinstance(k, int)]:
-        _compare(part, *pending.pop(layer))
-
-
-def _pending(part: GrowingLazyAttention) -> dict[Any, Any]:
-    """The part's calls not compared yet, by layer, and ``"prompt"``: the prompt's length."""
-    return part.unchecked
+    while part.unchecked:
+        _compare(part, *part.unchecked.popitem()[1])
 
 
 def _compare(

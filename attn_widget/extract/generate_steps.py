@@ -14,10 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from ..growing import GrowingAttention
 from ..growing_lazy import GrowingLazyAttention
+from .checks import Expected, check_weights
 
 __all__ = ["Generation", "StepRecorder"]
 
@@ -180,7 +179,11 @@ class StepRecorder:
                 sinks=sinks,
             )
         rows = weights[0].to(torch.float32).cpu().numpy()
-        _check_block(name, layer, rows, causal=part.causal and q_len > 1, sinks=sinks is not None)
+        # The one weight check of extraction (row sums, nothing after the diagonal).
+        expected = Expected(
+            name, causal=part.causal, sinks=sinks is not None, origin="the model's call"
+        )
+        check_weights(weights[0], expected, layer=layer, case=0, q=q_len)
         part.write(layer, slice(start, start + q_len), slice(key_start, key_start + k_len), rows)
         self.filled[name][layer] = start + q_len
         if softcap is None and sinks is None:
@@ -226,26 +229,3 @@ class StepRecorder:
         return eager_output(
             query, key, value, attention_mask, causal, scaling_of(query, kwargs), kwargs
         )
-
-
-def _check_block(name: str, layer: int, rows: np.ndarray, *, causal: bool, sinks: bool) -> None:
-    """Rows sum to 1 (at most 1 beside sinks) and a causal block has nothing above its diagonal.
-
-    Never a silently wrong picture: a mask or a cache read wrongly shows here.
-    """
-    sums = rows.sum(-1, dtype=np.float64)
-    worst = float((sums - 1).max()) if sinks else float(np.abs(sums - 1).max())
-    if worst > 1e-3:
-        raise ValueError(
-            f"{name} layer {layer}: a row of the recorded step sums to {1 + worst:.4f}, not 1"
-        )
-    if causal:
-        q, k = rows.shape[-2:]
-        # Read in place through a mask: np.triu would copy the whole block (a
-        # 1,024-token prompt's 12 heads: 50 MB, most of a second per layer).
-        above_diagonal = ~np.tri(q, k, k - q, dtype=bool)
-        above = float(np.max(rows, where=above_diagonal, initial=0.0))
-        if above > 0:
-            raise ValueError(
-                f"{name} layer {layer}: weight {above:.3g} above the diagonal of a causal model"
-            )
