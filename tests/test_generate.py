@@ -334,3 +334,9 @@ def test_lazy_checks_sampled_steps_and_catch_a_wrong_key_written_between_them(
     monkeypatch.setattr(GrowingLazyAttention, "write", write)
     w = aw.generate(model, tokenizer(), PROMPT, max_new_tokens=20, min_new_tokens=20, lazy=True)
     assert w.steps == 20 and not w.data.growing
+
+
+def test_lazy_takes_true_false_or_none_only() -> None:
+    model, _ = twins("gpt2")
+    with pytest.raises(ValueError, match=r"lazy: expected True, False or None .*got 'yes'"):
+        aw.generate(model, tokenizer(), PROMPT, max_new_tokens=2, lazy="yes")

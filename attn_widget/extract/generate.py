@@ -196,6 +196,8 @@ def generate_attention(
             meta={**meta, "component": name}, **kind,
         )  # fmt: skip
 
+    if lazy is not None and not isinstance(lazy, bool):
+        raise ValueError(f"lazy: expected True, False or None (decide by size), got {lazy!r}")
     if lazy is None:
         full = sum(counts.values() or [1]) * heads * (len(ids) + max_new_tokens) ** 2
         lazy = (
