@@ -146,8 +146,13 @@ class Server:
     def kinds(self) -> tuple[str, ...]:
         return tuple(self.handlers)
 
-    def answer(self, component: str, tier: str, request: Any) -> wire.Reply:
-        """The reply to one request (an error reply for a bad one), content and buffers."""
+    def answer(
+        self, component: str, tier: str, request: Any, checked: dict[str, Any] | None = None
+    ) -> wire.Reply:
+        """The reply to one request (an error reply for a bad one), content and buffers.
+
+        ``checked``: the request's normal form when the caller has checked it already.
+        """
         raw = request if isinstance(request, Mapping) else {}
         echo = {
             "type": raw.get("type"),
@@ -156,7 +161,8 @@ class Server:
         }
         echo.update({name: raw.get(name) for name in ("layer", "head", "case")})
         try:
-            checked = check_request(request, self.components[component], self.kinds)
+            if checked is None:
+                checked = check_request(request, self.components[component], self.kinds)
             echo.update({name: checked.get(name) for name in ("layer", "head", "case")})
             warmup = self._warmup_for(component, tier, checked)
             compute = partial(self.compute, component, checked)
@@ -200,11 +206,10 @@ class Server:
             if self.refiner is not None:
                 self.refiner.cancel(request.get("id"))
             return
-        staged = self._staged(component, request)
-        if staged is None:
-            send(*self.answer(component, tier, request))
+        checked, reads = self._staged(component, request)
+        if checked is None or reads is None:
+            send(*self.answer(component, tier, request, checked))
             return
-        checked, reads = staged
         echo = {
             "type": "tile",
             "id": request["id"],
@@ -229,20 +234,26 @@ class Server:
         exact = partial(self._exact, component, checked, key, echo, send)
         self.refiner.submit(request["id"], exact)
 
-    def _staged(self, component: str, request: Any) -> tuple[dict[str, Any], int] | None:
-        """``(checked request, rows read)`` when this tile comes in two stages, else None."""
+    def _staged(
+        self, component: str, request: Any
+    ) -> tuple[dict[str, Any] | None, int | None]:
+        """``(checked tile request, rows its estimate reads)``; None for what is not known.
+
+        Rows read is None unless the tile comes in two stages; the checked
+        request is None unless it is a tile and checks (answer() sends errors).
+        """
         if not isinstance(request, Mapping) or request.get("type") != "tile":
-            return None
+            return None, None
         if not isinstance(request.get("id"), (str, int)) or component not in self.components:
-            return None
+            return None, None
         source = self.components[component]
         try:
             checked = check_request(request, source, self.kinds)
         except (ValueError, TypeError, KeyError):
-            return None  # answer() sends the error
+            return None, None
         reads = estimate_reads(source, checked)
         if reads is None or self.cache.has_kept(reply_key(component, checked), self.owner):
-            return None
+            return checked, None
         return checked, reads
 
     def _exact(
