@@ -29,7 +29,6 @@ the bytes per step move.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import resource
 import statistics
@@ -162,53 +161,32 @@ def browser_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     import random
 
     from bench import bench_widget
-    from bench.bench_widget import _FIRST_PAINT_JS, _MOVES_JS, WireCounter, lab_and_browser
-    from tests.browser.driver import Notebook, open_session, write_notebook
+    from bench.bench_widget import lab_and_browser
 
+    rng = random.Random(1)
+    jumps = [("step", rng.randrange(1, args.new + 1)) for _ in range(20)]
+    jumps = [m for i, m in enumerate(jumps) if i == 0 or m != jumps[i - 1]]
+    steps = [("step", v) for v in range(args.new - 1, max(0, args.new - 41), -1)]
+    bench_widget.LAYERS, bench_widget.HEADS = args.layers, args.heads
+    bench_widget.SHOW = "w{budget}"  # no budget given: "w"
     rows = []
     with lab_and_browser("aw-bench-generate-") as (browser, server):
         for lazy in (False, True):
-            name = f"generate_{int(lazy)}.ipynb"
             code = BROWSER_GENERATE.format(
                 root=str(bench_widget.ROOT), layers=args.layers, heads=args.heads,
                 width=args.width, prompt=args.prompt, new=args.new, lazy=lazy,
             )  # fmt: skip
-            write_notebook(server.root / name, [code])
-            session = open_session(browser)
-            wire = WireCounter()
-            session.page.on("websocket", wire.attach)
-            try:
-                nb = Notebook(session.page, server, name, session).open()
-                print(f"  {name}: generating in the kernel", file=sys.stderr, flush=True)
-                nb.run_all(timeout_ms=900_000)
-                print(f"  {name}: showing it", file=sys.stderr, flush=True)
-                before = wire.received
-                first = session.page.evaluate(_FIRST_PAINT_JS, [name, 1, "w"])
-                session.page.wait_for_timeout(1000)
-                first_bytes = wire.received - before
-                steps = [("step", v) for v in range(args.new - 1, max(0, args.new - 41), -1)]
-                rng = random.Random(1)
-                jumps = [("step", rng.randrange(1, args.new + 1)) for _ in range(20)]
-                jumps = [m for i, m in enumerate(jumps) if i == 0 or m != jumps[i - 1]]
-                print(f"  {name}: moving the step slider", file=sys.stderr, flush=True)
-                before = wire.received
-                jump = session.page.evaluate(_MOVES_JS, [1, jumps, 50])
-                step = session.page.evaluate(_MOVES_JS, [1, steps, 50])
-                moves = len(jump) + len(step)
-                move_bytes = (wire.received - before) / moves
-            finally:
-                with contextlib.suppress(Exception):
-                    session.page.evaluate(
-                        "() => window.jupyterapp.serviceManager.sessions.shutdownAll()"
-                    )
-                session.close()
-            step_ms = sorted(m["ms"] for m in step)
-            jump_ms = sorted(m["ms"] for m in jump)
+            # measure() fills {layers} {heads} {n} in: none are left in the code.
+            bench_widget.GENERATE = code.replace("{", "{{").replace("}", "}}")
+            print(f"  lazy={lazy}: generating, then moving the step slider", file=sys.stderr)
+            r = bench_widget.measure(
+                browser, server, args.prompt + args.new, 0, 0, 50, moves=(jumps, steps)
+            )
             rows.append({
-                "way": "lazy" if lazy else "eager", "first_paint_ms": first["ms"],
-                "first_bytes": first_bytes, "step_median_ms": statistics.median(step_ms),
-                "step_p95_ms": step_ms[int(0.95 * (len(step_ms) - 1))],
-                "jump_median_ms": statistics.median(jump_ms), "bytes_per_move": move_bytes,
+                "way": "lazy" if lazy else "eager", "first_paint_ms": r.first_paint_ms,
+                "first_bytes": r.first_bytes, "step_median_ms": r.step_median_ms,
+                "step_p95_ms": r.step_p95_ms, "jump_median_ms": r.jump_median_ms,
+                "bytes_per_move": r.move_bytes / max(1, r.moves),
             })  # fmt: skip
     return rows
 

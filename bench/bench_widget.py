@@ -245,8 +245,12 @@ def measure(
     pause_ms: int,
     budget: int | None = None,
     prepare: Callable[[Notebook], None] | None = None,
+    moves: tuple[list[tuple[str, int]], list[tuple[str, int]]] | None = None,
 ) -> Row:
-    """First paint, then the moves (``prepare`` runs between the two when given)."""
+    """First paint, then the moves (``prepare`` runs between the two when given).
+
+    ``moves``: ``(jumps, steps)`` of ``(slider, value)`` instead of layer and head moves.
+    """
     # A fresh notebook, hence a fresh kernel, for every measurement: Lab would
     # reuse the kernel of a notebook opened before, with its memory and threads.
     name = f"bench_{n}_{next(_RUNS)}.ipynb"
@@ -271,9 +275,10 @@ def measure(
         before = wire.received
         # Jumps first, while little is cached; then back to layer 0, head 0 (not timed)
         # and the steps.
-        jump = session.page.evaluate(_MOVES_JS, [1, jump_moves(jumps), pause_ms])
+        jumps_made, steps_made = moves or (jump_moves(jumps), step_moves(steps))
+        jump = session.page.evaluate(_MOVES_JS, [1, jumps_made, pause_ms])
         back = session.page.evaluate(_MOVES_JS, [1, [("layer", 0), ("head", 0)], pause_ms])
-        step = session.page.evaluate(_MOVES_JS, [1, step_moves(steps), pause_ms])
+        step = session.page.evaluate(_MOVES_JS, [1, steps_made, pause_ms])
         settle(nb)
         move_bytes = wire.received - before
         kernel_peak_rss = int(nb.eval_json(PEAK_RSS))
